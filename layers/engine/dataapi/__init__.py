@@ -1,0 +1,1 @@
+"""The data API's shared layer: models, the query/mutation engine, DB access and errors."""

@@ -1,0 +1,44 @@
+"""One SQLAlchemy engine per process, created at first use; one transaction per request.
+
+The statement timeout is set with set_config(..., is_local => true) inside the transaction: a
+session-level SET would pin RDS Proxy connections.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from dataapi.settings import get_settings
+
+_engine: Engine | None = None
+_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
+
+
+def get_engine() -> Engine:
+    global _engine
+    if _engine is None:
+        _engine = create_engine(
+            get_settings().database_url,
+            pool_size=1,  # a Lambda container serves one request at a time
+            max_overflow=1,
+            pool_pre_ping=True,
+            pool_recycle=600,
+        )
+    return _engine
+
+
+def dispose_engine() -> None:
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+        _engine = None
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any exception."""
+    with Session(get_engine(), expire_on_commit=False) as session, session.begin():
+        session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
+        yield session

@@ -1,0 +1,79 @@
+"""Typed domain errors. Each class carries its HTTP status; dataapi.http maps them in one place."""
+
+from typing import ClassVar
+
+
+def pointer(*parts: object) -> str:
+    """An RFC 6901 JSON pointer to a part of the request."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class ApiError(Exception):
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, at: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.at = at
+        self.detail = detail
+
+    @property
+    def server_message(self) -> str:
+        parts = [type(self).__name__]
+        if self.detail:
+            parts.append(self.detail)
+        if self.at:
+            parts.append(f"at {self.at}")
+        return " ".join(parts)
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class MalformedRequest(BadRequest):
+    pass
+
+
+class UnknownModel(BadRequest):
+    pass
+
+
+class UnknownField(BadRequest):
+    pass
+
+
+class BadOperator(BadRequest):
+    pass
+
+
+class WrongValueType(BadRequest):
+    pass
+
+
+class LimitExceeded(BadRequest):
+    pass
+
+
+class ResponseTooLarge(BadRequest):
+    pass
+
+
+class Unauthenticated(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Unavailable(ApiError):
+    status = 503

@@ -1,0 +1,34 @@
+"""Declarative base shared by every model, with constraint names Alembic can diff reliably."""
+
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, MetaData, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Server-side UTC default: the instant is absolute (timestamptz), so no client clock is trusted.
+UTC_NOW = text("now()")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+    # Engine-facing declarations, read by dataapi.registry; every model states its own.
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id",)
+    """Columns the server owns: values sent by clients are ignored on create and update."""
+    __caller_stamped__: ClassVar[tuple[str, ...]] = ()
+    """Columns stamped with the caller's username on create, whatever the client sent."""
+    __file_fields__: ClassVar[dict[str, str]] = {}
+    """File columns: name -> "one" (a key) or "list" (a JSON list of keys)."""
+
+
+TIMESTAMP = DateTime(timezone=True)

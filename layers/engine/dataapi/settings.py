@@ -1,0 +1,54 @@
+"""Settings from the environment, validated once per container (cold start), with local defaults.
+
+Nothing here calls AWS: with only DATABASE_URL set every handler imports and serves.
+"""
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, field_validator
+
+LOCAL_ORIGINS = ("http://localhost:5173", "https://localhost:5173", "http://127.0.0.1:4173")
+
+
+class Settings(BaseModel):
+    database_url: str = "postgresql+pg8000://postgres@127.0.0.1:5432/dataapi"
+    statement_timeout_ms: int = Field(10_000, gt=0)
+    max_per_page: int = Field(1000, gt=0)
+    max_response_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    cors_origins: tuple[str, ...] = LOCAL_ORIGINS
+    # `sam local start-api` skips Cognito authorizers: then the handlers verify the bearer token.
+    verify_token_in_handler: bool = False
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+    cognito_app_client_id: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+
+ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "statement_timeout_ms": "STATEMENT_TIMEOUT_MS",
+    "max_per_page": "MAX_PER_PAGE",
+    "max_response_bytes": "MAX_RESPONSE_BYTES",
+    "cors_origins": "CORS_ALLOWED_ORIGINS",
+    "verify_token_in_handler": "VERIFY_TOKEN_IN_HANDLER",
+    "cognito_issuer": "COGNITO_ISSUER",
+    "cognito_jwks_url": "COGNITO_JWKS_URL",
+    "cognito_app_client_id": "COGNITO_APP_CLIENT_ID",
+}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    return Settings.model_validate({field: env[name] for field, name in ENV_NAMES.items() if env.get(name)})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
