@@ -53,7 +53,9 @@ class Cluster:
     def create(cls, datadir: Path | None = None, port: int | None = None) -> Cluster:
         """initdb (when the directory is new) and start; returns a running cluster."""
         if datadir is None:
-            datadir = Path(tempfile.mkdtemp(prefix="dataapi-pg-", dir="/tmp" if os.path.isdir("/tmp") else None))
+            datadir = Path(
+                tempfile.mkdtemp(prefix="dataapi-pg-", dir="/tmp" if os.path.isdir("/tmp") else None)
+            )
         datadir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             os.chmod(datadir, 0o700)
@@ -62,23 +64,53 @@ class Cluster:
         binp = pg_bin()
         if not (datadir / "PG_VERSION").exists():
             subprocess.run(
-                _as_postgres([str(binp / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
-                              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
-                check=True, stdout=subprocess.DEVNULL,
+                _as_postgres(
+                    [
+                        str(binp / "initdb"),
+                        "-D",
+                        str(datadir),
+                        "-U",
+                        "postgres",
+                        "-A",
+                        "trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                        "--no-sync",
+                    ]
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
-        opts = (f"-p {cluster.port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c timezone=UTC")
+        opts = (
+            f"-p {cluster.port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c timezone=UTC"
+        )
         subprocess.run(
-            _as_postgres([str(binp / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "log"), "-w",
-                          "-o", opts, "start"]),
-            check=True, stdout=subprocess.DEVNULL,
+            _as_postgres(
+                [
+                    str(binp / "pg_ctl"),
+                    "-D",
+                    str(datadir),
+                    "-l",
+                    str(datadir / "log"),
+                    "-w",
+                    "-o",
+                    opts,
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         return cluster
 
     def stop(self, remove: bool = False) -> None:
         subprocess.run(
             _as_postgres([str(pg_bin() / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]),
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if remove:
             shutil.rmtree(self.datadir, ignore_errors=True)
@@ -91,7 +123,7 @@ class Cluster:
             try:
                 conn = pg8000.native.Connection("postgres", host="127.0.0.1", port=self.port, database=dbname)
                 break
-            except Exception:  # noqa: BLE001 - the server may still be starting
+            except Exception:
                 time.sleep(0.1)
         else:
             raise RuntimeError("PostgreSQL did not accept connections")

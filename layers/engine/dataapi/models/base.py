@@ -1,6 +1,6 @@
 """Declarative base shared by every model, with constraint names Alembic can diff reliably."""
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sqlalchemy import DateTime, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -20,7 +20,6 @@ UTC_NOW = text("now()")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}
 
     # Engine-facing declarations, read by dataapi.registry; every model states its own.
     __server_managed__: ClassVar[tuple[str, ...]] = ("id",)
@@ -32,3 +31,5 @@ class Base(DeclarativeBase):
 
 
 TIMESTAMP = DateTime(timezone=True)
+# Python None is SQL NULL (not the JSON literal null), so IS NULL filters mean what they say.
+JSON_DOC = JSONB(none_as_null=True)

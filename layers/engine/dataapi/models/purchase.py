@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dataapi.models.base import TIMESTAMP, UTC_NOW, Base
+from dataapi.models.base import JSON_DOC, TIMESTAMP, UTC_NOW, Base
 
 user_roles = Table(
     "user_roles",
@@ -39,7 +38,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str] = mapped_column(String(40))
     profile_picture: Mapped[str | None] = mapped_column(Text)
-    metafields: Mapped[Any | None] = mapped_column(JSONB)
+    metafields: Mapped[Any | None] = mapped_column(JSON_DOC)
     cognito_sub: Mapped[str | None] = mapped_column(String(64), unique=True)
     tokens_valid_after: Mapped[datetime | None] = mapped_column(TIMESTAMP)
 
@@ -56,7 +55,7 @@ class Role(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     role: Mapped[str] = mapped_column(String(80), unique=True)
     key: Mapped[str] = mapped_column(String(80))
-    metafields: Mapped[Any | None] = mapped_column(JSONB)
+    metafields: Mapped[Any | None] = mapped_column(JSON_DOC)
 
     users: Mapped[list[User]] = relationship(
         secondary=user_roles, back_populates="roles", passive_deletes=True
@@ -73,7 +72,7 @@ class Dealer(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
     raw_address: Mapped[str | None] = mapped_column(Text)
-    coordinates: Mapped[Any | None] = mapped_column(JSONB)
+    coordinates: Mapped[Any | None] = mapped_column(JSON_DOC)
     age: Mapped[int | None] = mapped_column(Integer)
     gender: Mapped[str | None] = mapped_column(String(40))
     purchased_count: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
@@ -94,8 +93,8 @@ class Dealer_History(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     column_name: Mapped[str | None] = mapped_column(String(120))
-    from_value: Mapped[Any | None] = mapped_column(JSONB)
-    to_value: Mapped[Any | None] = mapped_column(JSONB)
+    from_value: Mapped[Any | None] = mapped_column(JSON_DOC)
+    to_value: Mapped[Any | None] = mapped_column(JSON_DOC)
     recorder_time: Mapped[datetime | None] = mapped_column(TIMESTAMP, server_default=UTC_NOW)
     dealer_id: Mapped[int | None] = mapped_column(ForeignKey("Dealer.id", ondelete="CASCADE"), index=True)
 
@@ -153,18 +152,18 @@ class Item(Base):
     reference_number: Mapped[str | None] = mapped_column(String(120), index=True)
     category: Mapped[str | None] = mapped_column(String(120), index=True)
     type: Mapped[str | None] = mapped_column(String(120), index=True)
-    properties: Mapped[Any | None] = mapped_column(JSONB)
-    dimensions: Mapped[Any | None] = mapped_column(JSONB)
-    issues: Mapped[Any | None] = mapped_column(JSONB)
-    parts: Mapped[Any | None] = mapped_column(JSONB)
-    missing_parts: Mapped[Any | None] = mapped_column(JSONB)
+    properties: Mapped[Any | None] = mapped_column(JSON_DOC)
+    dimensions: Mapped[Any | None] = mapped_column(JSON_DOC)
+    issues: Mapped[Any | None] = mapped_column(JSON_DOC)
+    parts: Mapped[Any | None] = mapped_column(JSON_DOC)
+    missing_parts: Mapped[Any | None] = mapped_column(JSON_DOC)
     purchased_price: Mapped[int | None] = mapped_column(Integer)
     valuation: Mapped[int | None] = mapped_column(Integer)
     sold_price: Mapped[int | None] = mapped_column(Integer)
-    metafields: Mapped[Any | None] = mapped_column(JSONB)
+    metafields: Mapped[Any | None] = mapped_column(JSON_DOC)
     state: Mapped[str | None] = mapped_column(String(80), index=True)
     location: Mapped[str | None] = mapped_column(String(200), index=True)
-    images: Mapped[Any | None] = mapped_column(JSONB)
+    images: Mapped[Any | None] = mapped_column(JSON_DOC)
     created_at: Mapped[datetime | None] = mapped_column(TIMESTAMP, server_default=UTC_NOW, index=True)
     created_by: Mapped[str | None] = mapped_column(String(120))
     dealer_id: Mapped[int | None] = mapped_column(ForeignKey("Dealer.id", ondelete="SET NULL"), index=True)
@@ -189,8 +188,8 @@ class Item_History(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     column_name: Mapped[str | None] = mapped_column(String(120))
-    from_value: Mapped[Any | None] = mapped_column(JSONB)
-    to_value: Mapped[Any | None] = mapped_column(JSONB)
+    from_value: Mapped[Any | None] = mapped_column(JSON_DOC)
+    to_value: Mapped[Any | None] = mapped_column(JSON_DOC)
     # Client event time, kept as sent.
     recorded_time: Mapped[datetime | None] = mapped_column(TIMESTAMP, server_default=UTC_NOW)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("Item.id", ondelete="CASCADE"), index=True)

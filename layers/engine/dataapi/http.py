@@ -1,0 +1,119 @@
+"""The HTTP edge shared by every function: the resolver, the envelope, and the one place where
+domain errors become status codes. Handlers stay thin: route, caller, engine call.
+"""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from sqlalchemy.exc import DBAPIError
+
+from dataapi.dberrors import translate
+from dataapi.errors import ApiError, MalformedRequest, Unauthenticated
+from dataapi.reads import Result
+from dataapi.settings import get_settings
+from dataapi.telemetry import logger
+
+_JSON = "application/json"
+
+
+def request_id(app: APIGatewayRestResolver) -> str:
+    event = app.current_event
+    rid = (event.get("requestContext") or {}).get("requestId") if event else None
+    if not rid and app.lambda_context is not None:
+        rid = getattr(app.lambda_context, "aws_request_id", None)
+    return str(rid or "")
+
+
+def envelope(status: int, message: str, body: str = "[]", server_message: str = "", **extra: Any) -> str:
+    """The envelope as text; `body` is JSON text already, so large pages are never re-encoded."""
+    head = f'{{"status":{status},"message":{json.dumps(message)},"body":{body},"server_message":{json.dumps(server_message)}'
+    tail = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in extra.items())
+    return head + tail + "}"
+
+
+def respond(app: APIGatewayRestResolver, result: Result) -> Response:
+    rid = request_id(app)
+    text = envelope(result.status, result.message, result.body, "", **result.extra, request_id=rid)
+    return Response(result.status, _JSON, text, headers={"X-Request-Id": rid})
+
+
+def _error(app: APIGatewayRestResolver, status: int, message: str, server_message: str) -> Response:
+    rid = request_id(app)
+    return Response(
+        status,
+        _JSON,
+        envelope(status, message, "[]", server_message, request_id=rid),
+        headers={"X-Request-Id": rid},
+    )
+
+
+def json_body(app: APIGatewayRestResolver) -> Any:
+    raw = app.current_event.body
+    if app.current_event.is_base64_encoded and raw:
+        raw = app.current_event.decoded_body
+    if not raw:
+        raise MalformedRequest("The request needs a JSON body.", at="/", detail="EmptyBody")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise MalformedRequest("The request body is not valid JSON.", at="/", detail="InvalidJSON") from None
+
+
+def claims(app: APIGatewayRestResolver) -> dict[str, str]:
+    """The caller's claims as API Gateway's Cognito authorizer passes them (all strings)."""
+    context = app.current_event.get("requestContext") or {}
+    found = (context.get("authorizer") or {}).get("claims")
+    if found:
+        return found
+    settings = get_settings()
+    header = app.current_event.headers.get("Authorization") or app.current_event.headers.get("authorization")
+    if settings.verify_token_in_handler and header and settings.cognito_issuer and settings.cognito_jwks_url:
+        from dataapi.tokens import verify_id_token
+
+        return verify_id_token(
+            header,
+            issuer=settings.cognito_issuer,
+            jwks_url=settings.cognito_jwks_url,
+            audience=settings.cognito_app_client_id,
+        )
+    raise Unauthenticated("Authentication required.", detail="NoClaims")
+
+
+def create_app() -> APIGatewayRestResolver:
+    origins = get_settings().cors_origins
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=list(origins[1:]),
+        allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["X-Request-Id"],
+        allow_credentials=True,
+    )
+    app = APIGatewayRestResolver(cors=cors)
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        if exc.status >= 500:
+            logger.error("request failed", extra={"error": exc.server_message})
+        else:
+            logger.info("request refused", extra={"status": exc.status, "error": exc.server_message})
+        return _error(app, exc.status, exc.message, exc.server_message)
+
+    @app.exception_handler(DBAPIError)
+    def _db_error(exc: DBAPIError) -> Response:
+        mapped = translate(exc)
+        logger.exception("database error", extra={"error": mapped.server_message})
+        return _error(app, mapped.status, mapped.message, mapped.server_message)
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unexpected error")
+        return _error(app, 500, "Something went wrong on our side.", "InternalError")
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response:
+        path = app.current_event.path
+        return _error(app, 404, f"No route {app.current_event.http_method} {path}.", "RouteNotFound")
+
+    return app

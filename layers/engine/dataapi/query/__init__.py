@@ -1,0 +1,1 @@
+"""The query engine: parse -> validate -> compile -> execute -> serialize."""

@@ -1,0 +1,23 @@
+"""Run a compiled read: one data statement for the page, one more only when a count is asked."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dataapi.query.select import ReadPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[str]  # each row's JSON text, as PostgreSQL built it
+    last_keys: list[Any] | None  # sort values of the last row, for the next cursor
+    count: int | None
+
+
+def fetch(session: Session, plan: ReadPlan) -> Page:
+    result = session.execute(plan.statement).all()
+    rows = [r[0] for r in result]
+    last = list(result[-1][1:]) if result else None
+    count = session.execute(plan.count).scalar_one() if plan.count is not None else None
+    return Page(rows, last, count)

@@ -1,0 +1,45 @@
+"""Correlated access to a related table, used by filters (EXISTS) and projections (subqueries)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Alias, ColumnElement, FromClause, Table, and_, literal_column, select
+
+from dataapi.registry import RelationshipInfo
+
+
+class Aliases:
+    """Names table aliases t0, t1, ... within one statement, so the SQL is readable and stable."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def __call__(self, table: Table) -> Alias:
+        alias = table.alias(f"t{self._n}")
+        self._n += 1
+        return alias
+
+
+def related(rel: RelationshipInfo, parent: FromClause, aliases: Aliases) -> tuple[Alias, FromClause, Any]:
+    """(target alias, FROM clause, condition tying it to `parent`) for one relationship hop."""
+    target = aliases(rel.target.table)
+    if rel.secondary is None:
+        cond = and_(*(target.c[remote.key] == parent.c[local.key] for local, remote in rel.pairs))
+        return target, target, cond
+    link = aliases(rel.secondary)
+    on = and_(*(target.c[t.key] == link.c[s.key] for t, s in rel.secondary_pairs))
+    cond = and_(*(link.c[s.key] == parent.c[p.key] for p, s in rel.pairs))
+    return target, target.join(link, on), cond
+
+
+def exists(
+    rel: RelationshipInfo,
+    parent: FromClause,
+    aliases: Aliases,
+    inner: Callable[[Alias], ColumnElement[bool]] | None = None,
+) -> ColumnElement[bool]:
+    target, from_, cond = related(rel, parent, aliases)
+    query = select(literal_column("1")).select_from(from_).where(cond)
+    if inner is not None:
+        query = query.where(inner(target))
+    return query.exists()

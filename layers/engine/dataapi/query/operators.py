@@ -1,0 +1,99 @@
+"""The operator table: one entry per filter operation, shared by reads and writes.
+
+Each entry says which value shape it takes (checked and converted before SQL), which field kinds
+it applies to, and how it builds its clause. Adding an operator means adding one row here.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, cast, false, literal, literal_column, or_, true
+from sqlalchemy.dialects.postgresql import JSONB, array
+
+Shape = Literal["one", "list", "range", "none", "text", "keys"]
+
+COMPARABLE = frozenset(("str", "int", "float", "decimal", "datetime", "date", "time", "uuid", "json"))
+ANY_KIND = COMPARABLE | {"bool", "other"}
+_JSON_NULL = literal_column("'null'::jsonb")
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """What an operator compares: a column, or the jsonb value at a path inside a JSON column."""
+
+    expr: ColumnElement[Any]
+    text: ColumnElement[Any]  # the same value as text (LIKE on JSON paths)
+    kind: str  # the column kind; "json" for JSON columns and paths into them
+
+    def bind(self, value: Any) -> Any:
+        """A value to compare with: JSON values are bound as jsonb, so 10 > 6 compares numbers."""
+        return literal(value, JSONB) if self.kind == "json" else value
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    shape: Shape
+    kinds: frozenset[str]
+    build: Callable[[Leaf, Any], ColumnElement[bool]]
+
+
+def _is_null(leaf: Leaf, _: Any) -> ColumnElement[bool]:
+    if leaf.kind == "json":  # a missing key, SQL NULL, or the JSON literal null
+        return or_(leaf.expr.is_(None), leaf.expr == _JSON_NULL)
+    return leaf.expr.is_(None)
+
+
+def _in(leaf: Leaf, values: list[Any]) -> ColumnElement[bool]:
+    return leaf.expr.in_([leaf.bind(v) for v in values]) if values else false()
+
+
+def _not_in(leaf: Leaf, values: list[Any]) -> ColumnElement[bool]:
+    # NULL is "not in" any list: a user excluding values does not expect rows without one to vanish.
+    if not values:
+        return true()
+    return or_(leaf.expr.not_in([leaf.bind(v) for v in values]), leaf.expr.is_(None))
+
+
+def _range(leaf: Leaf, bounds: tuple[Any, Any]) -> ColumnElement[bool]:
+    start, end = bounds
+    parts = [leaf.expr >= leaf.bind(start)] if start is not None else []
+    if end is not None:
+        parts.append(leaf.expr <= leaf.bind(end))
+    return and_(*parts)
+
+
+def _contains(leaf: Leaf, value: Any) -> ColumnElement[bool]:
+    if leaf.kind == "json":
+        return leaf.expr.contains(leaf.bind(value))  # jsonb @>
+    return leaf.expr.contains(value, autoescape=True)  # substring, LIKE-escaped
+
+
+def _text_array(values: list[str]) -> ColumnElement[Any]:
+    # pg8000 would bind a plain list as jsonb for ?| / ?&; cast it to text[] explicitly.
+    return cast(array(values, type_=Text), ARRAY(Text))
+
+
+OPERATORS: dict[str, Operator] = {
+    "==": Operator("one", ANY_KIND, lambda leaf, v: leaf.expr == leaf.bind(v)),
+    "!=": Operator("one", ANY_KIND, lambda leaf, v: leaf.expr.is_distinct_from(leaf.bind(v))),
+    ">": Operator("one", COMPARABLE, lambda leaf, v: leaf.expr > leaf.bind(v)),
+    ">=": Operator("one", COMPARABLE, lambda leaf, v: leaf.expr >= leaf.bind(v)),
+    "<": Operator("one", COMPARABLE, lambda leaf, v: leaf.expr < leaf.bind(v)),
+    "<=": Operator("one", COMPARABLE, lambda leaf, v: leaf.expr <= leaf.bind(v)),
+    "like": Operator("text", frozenset(("str", "json")), lambda leaf, v: leaf.text.like(v)),
+    "ilike": Operator("text", frozenset(("str", "json")), lambda leaf, v: leaf.text.ilike(v)),
+    "in": Operator("list", ANY_KIND, _in),
+    "notin": Operator("list", ANY_KIND, _not_in),
+    "range": Operator("range", COMPARABLE, _range),
+    "contains": Operator("one", frozenset(("str", "json")), _contains),
+    "contained_by": Operator(
+        "one", frozenset(("json",)), lambda leaf, v: leaf.expr.contained_by(leaf.bind(v))
+    ),
+    "has_key": Operator("text", frozenset(("json",)), lambda leaf, v: leaf.expr.has_key(v)),
+    "has_any": Operator("keys", frozenset(("json",)), lambda leaf, v: leaf.expr.has_any(_text_array(v))),
+    "has_all": Operator("keys", frozenset(("json",)), lambda leaf, v: leaf.expr.has_all(_text_array(v))),
+    "is_null": Operator("none", ANY_KIND, _is_null),
+    "not_null": Operator("none", ANY_KIND, lambda leaf, v: ~_is_null(leaf, v)),
+}
+"""`or`, `and` and `not` are not here: they combine conditions and are parsed into groups."""

@@ -1,0 +1,197 @@
+"""Compile a validated read into one statement: PostgreSQL builds each row's JSON itself.
+
+Requested relationships become correlated subqueries (json_agg for to-many), so a page costs one
+data statement whatever its size and however many relationships it requests; no row is loaded
+into ORM objects. Order is keyset-paged, NULLs placed as the b-tree index returns them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    FromClause,
+    Select,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+)
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from dataapi.errors import MalformedRequest, UnknownField
+from dataapi.query.coerce import coerce
+from dataapi.query.joins import Aliases, related
+from dataapi.query.validate import Fields, resolve_path
+from dataapi.registry import ColumnInfo, ModelInfo
+
+_ISO = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
+_EMPTY_LIST = literal_column("'[]'::json")
+_MAX_ARGS = 100  # json_build_object takes at most 100 arguments
+
+
+def _name(key: str) -> ColumnElement[Any]:
+    return literal_column("'" + key.replace("'", "''") + "'")
+
+
+def render(col: ColumnInfo, alias: FromClause) -> ColumnElement[Any]:
+    """A column as it appears in JSON; timestamps in UTC with an explicit `Z`."""
+    expr: Any = alias.c[col.key]
+    if col.kind == "datetime":
+        return func.to_char(func.timezone("UTC", expr) if col.aware else expr, _ISO)
+    return expr
+
+
+def project(fields: Fields, alias: FromClause, aliases: Aliases) -> ColumnElement[Any]:
+    args: list[ColumnElement[Any]] = []
+    for name, entry in fields.entries:
+        args.append(_name(name))
+        if isinstance(entry, ColumnInfo):
+            args.append(render(entry, alias))
+            continue
+        rel, sub = entry
+        target, from_, cond = related(rel, alias, aliases)
+        obj = project(sub, target, aliases)
+        if rel.uselist:
+            agg = func.json_agg(aggregate_order_by(obj, target.c[rel.target.pk.key]))
+            query = sa_select(func.coalesce(agg, _EMPTY_LIST))
+        else:
+            query = sa_select(obj)
+        args.append(query.select_from(from_).where(cond).scalar_subquery())
+    if len(args) <= _MAX_ARGS:
+        return func.json_build_object(*args, type_=JSON)
+    chunks = [func.jsonb_build_object(*args[i : i + _MAX_ARGS]) for i in range(0, len(args), _MAX_ARGS)]
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged = merged.op("||")(chunk)
+    return cast(merged, JSON)
+
+
+# ---- order and keyset -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderKey:
+    spec: str
+    expr: ColumnElement[Any]
+    desc: bool
+    column: ColumnInfo
+    nullable: bool  # the column is nullable, or reached through a to-one that may be missing
+
+    def sort(self) -> ColumnElement[Any]:
+        # PostgreSQL's defaults (ASC NULLS LAST, DESC NULLS FIRST) are the orders a b-tree index serves.
+        return self.expr.desc() if self.desc else self.expr.asc()
+
+    def after(self, value: Any) -> ColumnElement[bool]:
+        if value is None:  # nulls sort last ascending, first descending
+            return self.expr.is_not(None) if self.desc else false()
+        beyond = self.expr < value if self.desc else self.expr > value
+        return or_(beyond, self.expr.is_(None)) if self.nullable and not self.desc else beyond
+
+    def equal(self, value: Any) -> ColumnElement[bool]:
+        return self.expr.is_(None) if value is None else self.expr == value
+
+
+def order_keys(
+    model: ModelInfo, order_by: list[str] | None, root: FromClause, aliases: Aliases
+) -> list[OrderKey]:
+    pk = model.pk
+    if not order_by:
+        return [OrderKey("-" + pk.key, root.c[pk.key], True, pk, False)]
+    keys: list[OrderKey] = []
+    for i, spec in enumerate(order_by):
+        at = f"/order_by/{i}"
+        desc = spec.startswith("-")
+        name = spec[1:] if desc else spec
+        path = resolve_path(model, name, at)
+        col = path.column
+        if col is None or path.json_path or col.kind == "json" or any(h.uselist for h in path.hops):
+            raise UnknownField(
+                f"Cannot order by '{name}': use a column of {model.name} or of a to-one relationship.",
+                at=at,
+                detail=f"field={name}",
+            )
+        expr: Any = _through(path.hops, col, root, aliases) if path.hops else root.c[col.key]
+        keys.append(OrderKey(spec, expr, desc, col, col.nullable or bool(path.hops)))
+    if not any(k.column is pk and "." not in k.spec for k in keys):
+        desc = keys[0].desc
+        keys.append(OrderKey(("-" if desc else "") + pk.key, root.c[pk.key], desc, pk, False))
+    return keys
+
+
+def _through(hops: tuple, col: ColumnInfo, root: FromClause, aliases: Aliases) -> ColumnElement[Any]:
+    target, from_, cond = related(hops[0], root, aliases)
+    conds = [cond]
+    for rel in hops[1:]:
+        nxt, nxt_from, nxt_cond = related(rel, target, aliases)
+        from_ = from_.join(nxt_from, nxt_cond)
+        target = nxt
+    return sa_select(target.c[col.key]).select_from(from_).where(*conds).scalar_subquery()
+
+
+def keyset(keys: list[OrderKey], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys`."""
+    branches = []
+    for i, key in enumerate(keys):
+        branches.append(
+            and_(*[k.equal(v) for k, v in zip(keys[:i], values[:i], strict=True)], key.after(values[i]))
+        )
+    return or_(*branches)
+
+
+def cursor_values(keys: list[OrderKey], raw: list[Any], now: datetime) -> list[Any]:
+    return [
+        None if v is None else coerce(k.column, v, "/cursor", now) for k, v in zip(keys, raw, strict=True)
+    ]
+
+
+# ---- the statement --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    statement: Select[Any]
+    count: Select[Any] | None
+    keys: list[OrderKey]
+
+
+def plan_read(
+    fields: Fields,
+    where: ColumnElement[bool] | None,
+    keys: list[OrderKey],
+    after: list[Any] | None,
+    limit: int,
+    root: FromClause,
+    aliases: Aliases,
+    with_count: bool,
+) -> ReadPlan:
+    row = cast(project(fields, root, aliases), Text).label("row")
+    stmt = sa_select(row, *(k.expr.label(f"k{i}") for i, k in enumerate(keys))).select_from(root)
+    count = None
+    if where is not None:
+        stmt = stmt.where(where)
+    if with_count:
+        count = sa_select(func.count()).select_from(root)
+        if where is not None:
+            count = count.where(where)
+    if after is not None:
+        stmt = stmt.where(keyset(keys, after))
+    stmt = stmt.order_by(*(k.sort() for k in keys)).limit(limit)
+    return ReadPlan(stmt, count, keys)
+
+
+def check_cursor_mode(order_by: list[str] | None, cursor: int | str | None) -> None:
+    if order_by and isinstance(cursor, int):
+        raise MalformedRequest(
+            "An integer 'cursor' pages the default order only; with 'order_by' pass back 'next_cursor'.",
+            at="/cursor",
+            detail="field=cursor",
+        )
