@@ -35,6 +35,7 @@ from dataapi.registry import ColumnInfo, ModelInfo
 
 _ISO = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
 _EMPTY_LIST = literal_column("'[]'::json")
+_UTC = literal_column("'UTC'")
 _MAX_ARGS = 100  # json_build_object takes at most 100 arguments
 
 
@@ -46,7 +47,7 @@ def render(col: ColumnInfo, alias: FromClause) -> ColumnElement[Any]:
     """A column as it appears in JSON; timestamps in UTC with an explicit `Z`."""
     expr: Any = alias.c[col.key]
     if col.kind == "datetime":
-        return func.to_char(func.timezone("UTC", expr) if col.aware else expr, _ISO)
+        return func.to_char(func.timezone(_UTC, expr) if col.aware else expr, _ISO)
     return expr
 
 
