@@ -1,7 +1,7 @@
 """Correlated access to a related table, used by filters (EXISTS) and projections (subqueries)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Alias, ColumnElement, FromClause, Table, and_, literal_column, select
 
@@ -9,13 +9,22 @@ from dataapi.registry import RelationshipInfo
 
 
 class Aliases:
-    """Names table aliases t0, t1, ... within one statement, so the SQL is readable and stable."""
+    """Names table aliases t0, t1, ... within one statement, so the SQL is readable and stable.
+
+    Alias objects are immutable, so each (table, name) is built once per process and reused:
+    building an alias's column collection costs more than compiling the statement that uses it.
+    """
+
+    _made: ClassVar[dict[tuple[Table, int], Alias]] = {}
 
     def __init__(self) -> None:
         self._n = 0
 
     def __call__(self, table: Table) -> Alias:
-        alias = table.alias(f"t{self._n}")
+        key = (table, self._n)
+        alias = self._made.get(key)
+        if alias is None:
+            alias = self._made[key] = table.alias(f"t{self._n}")
         self._n += 1
         return alias
 

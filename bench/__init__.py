@@ -1,0 +1,1 @@
+"""`make bench`: speed and cost figures, each a ratio against a baseline measured in the same run."""

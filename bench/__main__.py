@@ -1,0 +1,22 @@
+"""Run every benchmark section and print one line per figure (ratios measured in this run)."""
+
+import argparse
+
+from bench import imports, reads
+from bench.harness import database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=25, help="timed runs per figure")
+    args = parser.parse_args()
+    rows = imports.run(max(5, args.runs // 3))
+    with database():
+        rows += reads.run(args.runs)
+    width = max(len(r[0]) for r in rows)
+    for name, cost, speed in rows:
+        print(f"{name:<{width}}  {cost}  |  {speed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""What every benchmark section shares: a throwaway database, a handler invoker, statement counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from devtools.migrate import upgrade
+from devtools.pgcluster import Cluster
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    """A migrated database on a cluster of its own; DATABASE_URL points the layer at it."""
+    cluster = Cluster.create()
+    try:
+        cluster.sql("CREATE DATABASE bench")
+        url = cluster.url("bench")
+        upgrade(url)
+        os.environ["DATABASE_URL"] = url
+        from dataapi import db
+        from dataapi.settings import get_settings
+
+        get_settings.cache_clear()
+        db.dispose_engine()
+        yield url
+        db.dispose_engine()
+    finally:
+        cluster.stop(remove=True)
+
+
+@dataclass
+class Context:
+    function_name: str = "bench"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-north-1:000000000000:function:bench"
+    aws_request_id: str = ""
+    log_group_name: str = "/aws/lambda/bench"
+    log_stream_name: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+def api_event(path: str, body: Any) -> dict[str, Any]:
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json", "Origin": "http://localhost:5173"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": "bench",
+            "resourcePath": path,
+            "httpMethod": "POST",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": {
+                "claims": {"sub": "bench-sub", "email": "admin@example.com", "cognito:username": "admin"}
+            },
+        },
+    }
+
+
+def invoke(handler: Callable[[dict, Any], dict], path: str, body: Any) -> dict[str, Any]:
+    response = handler(api_event(path, body), Context(aws_request_id=str(uuid.uuid4())))
+    if response["statusCode"] >= 300:
+        raise RuntimeError(f"bench request failed: {response['body'][:300]}")
+    return response
+
+
+class Statements:
+    """Counts statements sent through an engine, split into fixed overhead and data statements."""
+
+    OVERHEAD = ("set_config('statement_timeout'",)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[str] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.seen.append(statement)
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def overhead(self) -> int:
+        return sum(1 for s in self.seen if any(marker in s for marker in self.OVERHEAD))
+
+    @property
+    def data(self) -> int:
+        return len(self.seen) - self.overhead
+
+
+def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+def paired_medians(a: Callable[[], object], b: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Medians of a and b, run interleaved so that machine noise hits both alike."""
+    for _ in range(3):
+        a()
+        b()
+    sa, sb = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        a()
+        sa.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        b()
+        sb.append(time.perf_counter() - start)
+    return statistics.median(sa) * 1000, statistics.median(sb) * 1000
