@@ -4,6 +4,8 @@ The driver's message, SQL and parameters stay in the log; the response names onl
 the constraint and the field.
 """
 
+import re
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +26,44 @@ def _info(exc: DBAPIError) -> dict[str, Any]:
     return args[0] if args and isinstance(args[0], dict) else {}
 
 
+# PostgreSQL's structured DETAIL field of a key violation: Key (col, ...)=(value, ...) ...
+_KEY = re.compile(r"^Key \((?P<cols>.+?)\)=\((?P<value>.*)\) ")
+
+
+@lru_cache(maxsize=1)
+def _constraint_columns() -> dict[str, tuple[str, list[str], str | None]]:
+    """constraint name -> (table, columns, referred table) over every registered model."""
+    from dataapi.registry import default_registry
+
+    found: dict[str, tuple[str, list[str], str | None]] = {}
+    for model in default_registry().models.values():
+        tables = [model.table] + [
+            rel.secondary for rel in model.relationships.values() if rel.secondary is not None
+        ]
+        for table in tables:
+            for constraint in table.constraints:
+                name = constraint.name
+                if isinstance(name, str):
+                    referred = getattr(constraint, "referred_table", None)
+                    found[name] = (
+                        table.name,
+                        [c.name for c in constraint.columns],
+                        referred.name if referred is not None else None,
+                    )
+            for index in table.indexes:
+                if index.unique and isinstance(index.name, str):
+                    found[index.name] = (table.name, [c.name for c in index.columns], None)
+    return found
+
+
+def _key_violation(info: dict[str, Any]) -> tuple[str, str | None]:
+    """(field names, offending value) of a unique or foreign-key violation."""
+    known = _constraint_columns().get(info.get("n", ""))
+    match = _KEY.match(info.get("D", ""))
+    fields = ", ".join(known[1]) if known else (match.group("cols") if match else "")
+    return fields, match.group("value") if match else None
+
+
 def translate(exc: DBAPIError) -> ApiError:
     info = _info(exc)
     code = sqlstate(exc) or ""
@@ -42,11 +82,20 @@ def translate(exc: DBAPIError) -> ApiError:
             "The database was busy with conflicting work; try again.", detail=f"sqlstate={code}"
         )
     if code == "23505":
-        return Conflict("A value you sent already exists.", detail=f"UniqueViolation constraint={constraint}")
+        fields, value = _key_violation(info)
+        message = (
+            f"The value '{value}' for field '{fields}' already exists."
+            if value is not None
+            else f"That '{fields}' already exists."
+        )
+        return Conflict(message, detail=f"UniqueViolation field={fields} constraint={constraint}")
     if code == "23503":
+        fields, value = _key_violation(info)
+        known = _constraint_columns().get(constraint)
+        other = (known[2] if known else None) or "row"
         return Conflict(
-            "The row refers to, or is referred to by, another row.",
-            detail=f"ForeignKeyViolation constraint={constraint}",
+            f"'{fields}' = '{value}' does not match an existing {other}, or rows still refer to it.",
+            detail=f"ForeignKeyViolation field={fields} constraint={constraint}",
         )
     if code == "23502":
         return BadRequest(f"'{column}' cannot be empty.", detail=f"NotNullViolation field={column}")

@@ -16,6 +16,10 @@ class Settings(BaseModel):
     statement_timeout_ms: int = Field(10_000, gt=0)
     max_per_page: int = Field(1000, gt=0)
     max_response_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    max_batch: int = Field(100, gt=0)
+    max_rows_per_list: int = Field(5000, gt=0)
+    max_rows_touched: int = Field(10_000, gt=0)
+    max_depth: int = Field(8, gt=0)
     cors_origins: tuple[str, ...] = LOCAL_ORIGINS
     # `sam local start-api` skips Cognito authorizers: then the handlers verify the bearer token.
     verify_token_in_handler: bool = False
@@ -36,6 +40,10 @@ ENV_NAMES = {
     "statement_timeout_ms": "STATEMENT_TIMEOUT_MS",
     "max_per_page": "MAX_PER_PAGE",
     "max_response_bytes": "MAX_RESPONSE_BYTES",
+    "max_batch": "MAX_BATCH",
+    "max_rows_per_list": "MAX_ROWS_PER_LIST",
+    "max_rows_touched": "MAX_ROWS_TOUCHED",
+    "max_depth": "MAX_DEPTH",
     "cors_origins": "CORS_ALLOWED_ORIGINS",
     "verify_token_in_handler": "VERIFY_TOKEN_IN_HANDLER",
     "cognito_issuer": "COGNITO_ISSUER",

@@ -1,0 +1,22 @@
+"""POST /api/schemes/create_items: create rows of any registered model, one request or a batch (SPEC §4)."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dataapi.http import actor, create_app, json_body, respond
+from dataapi.telemetry import logger, tracer
+from dataapi.writes import create_items
+
+app = create_app()
+
+
+@app.post("/api/schemes/create_items")
+@tracer.capture_method
+def create_items_route():
+    return respond(app, create_items(json_body(app), actor(app)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""The mutation engine: requests -> validated row values -> set-based statements or ORM unit of work."""

@@ -1,0 +1,220 @@
+"""Apply validated writes. Plain column work runs set-based (one INSERT, UPDATE or DELETE);
+relationship actions use the ORM unit of work on the rows they concern.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from dataapi.errors import LimitExceeded, NotFound
+from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
+from dataapi.query.joins import Aliases
+from dataapi.query.validate import BoolOp
+from dataapi.query.where import compile_where
+from dataapi.registry import ModelInfo
+
+
+class Budget:
+    """Counts rows a request touches, against the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, rows: int, at: str) -> None:
+        self.used += rows
+        if self.used > self.limit:
+            raise LimitExceeded(
+                f"The request touches more than {self.limit} rows; split it or narrow its filters.",
+                at=at or "/",
+                detail=f"limit=rows_touched max={self.limit}",
+            )
+
+
+class Writer:
+    def __init__(self, session: Session, budget: Budget) -> None:
+        self.session = session
+        self.budget = budget
+        self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
+
+    # ---- matching rows --------------------------------------------------------------------
+
+    def where(self, model: ModelInfo, filters: BoolOp, root: FromClause | None = None) -> ColumnElement[bool]:
+        return compile_where(filters, model.table if root is None else root, Aliases())
+
+    def matching_ids(self, model: ModelInfo, filters: BoolOp | None, first: bool) -> Any:
+        """A subquery of the ids that match, in the default order (first match = highest id)."""
+        pk = model.table.c[model.pk.key]
+        query = select(pk)
+        if filters is not None and filters.children:
+            query = query.where(self.where(model, filters))
+        if first:
+            query = query.order_by(pk.desc()).limit(1)
+        return query
+
+    # ---- create ---------------------------------------------------------------------------
+
+    def create(self, model: ModelInfo, rows: list[RowValues]) -> list[Any]:
+        """Insert rows, returning their ids in order. Rows without actions go in one multi-row INSERT."""
+        self.budget.spend(len(rows), rows[0].at)
+        if all(not r.actions for r in rows):
+            self.session.flush()
+            # ORM bulk INSERT: rows batch by key set into multi-row VALUES, ids come back in order.
+            stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
+            return list(self.session.scalars(stmt, [r.columns for r in rows]))
+        objects = [self.new(r) for r in rows]
+        self.session.flush()
+        return [getattr(o, model.pk.key) for o in objects]
+
+    def new(self, row: RowValues) -> Any:
+        obj = row.model.cls(**row.columns)
+        self.session.add(obj)
+        self.apply_actions(obj, row)
+        return obj
+
+    # ---- update ---------------------------------------------------------------------------
+
+    def update(
+        self, model: ModelInfo, values: RowValues, filters: BoolOp | None, first: bool, at: str
+    ) -> list[Any]:
+        ids_query = self.matching_ids(model, filters, first)
+        pk = model.table.c[model.pk.key]
+        self.session.flush()
+        if not values.actions:
+            if values.columns:
+                stmt = update(model.table).where(pk.in_(ids_query)).values(values.columns).returning(pk)
+                ids = list(self.session.scalars(stmt))
+                self.session.expire_all()
+            else:
+                ids = list(self.session.scalars(ids_query))
+            self._found(model, ids, at)
+            return ids
+        objects = self.load(model, ids_query)
+        self._found(model, [getattr(o, model.pk.key) for o in objects], at)
+        for obj in objects:
+            self.apply(obj, values)
+        self.session.flush()
+        return [getattr(o, model.pk.key) for o in objects]
+
+    def load(self, model: ModelInfo, ids_query: Any) -> list[Any]:
+        mapped_pk = getattr(model.cls, model.pk.key)
+        return list(
+            self.session.scalars(select(model.cls).where(mapped_pk.in_(ids_query)).order_by(mapped_pk.desc()))
+        )
+
+    def apply(self, obj: Any, values: RowValues) -> None:
+        for key, value in values.columns.items():
+            setattr(obj, key, value)
+        self.apply_actions(obj, values)
+
+    # ---- delete ---------------------------------------------------------------------------
+
+    def delete(
+        self, model: ModelInfo, filters: BoolOp | None, first: bool, also_do: RowValues | None, at: str
+    ) -> list[Any]:
+        ids_query = self.matching_ids(model, filters, first)
+        pk = model.table.c[model.pk.key]
+        if also_do is not None:
+            objects = self.load(model, ids_query)
+            self._found(model, [getattr(o, model.pk.key) for o in objects], at)
+            for obj in objects:
+                self.apply(obj, also_do)
+            ids = [getattr(o, model.pk.key) for o in objects]
+            self.session.flush()
+            self.session.execute(delete(model.table).where(pk.in_(ids)))
+        else:
+            self.session.flush()
+            ids = list(self.session.scalars(delete(model.table).where(pk.in_(ids_query)).returning(pk)))
+            self._found(model, ids, at)
+        # Rows deleted set-based (and their cascades) must not linger in the identity map.
+        self.session.expire_all()
+        return ids
+
+    def _found(self, model: ModelInfo, ids: list[Any], at: str) -> None:
+        if not ids:
+            raise NotFound(f"No {model.name} matched the filters.", at=at, detail=f"model={model.name}")
+        self.budget.spend(len(ids), at)
+
+    # ---- relationship actions -------------------------------------------------------------
+
+    def apply_actions(self, obj: Any, row: RowValues) -> None:
+        for action in row.actions:
+            if isinstance(action, Link):
+                self._link(obj, action)
+            elif isinstance(action, Unlink):
+                self._unlink(obj, action)
+            elif isinstance(action, Create):
+                self._create(obj, action)
+            else:
+                self._through(obj, action)
+
+    def _link(self, obj: Any, action: Link) -> None:
+        rows = self._linked.get(id(action))
+        if rows is None:
+            target = action.rel.target
+            rows = self.load(target, self.matching_ids(target, action.filters, action.first))
+            if not rows:
+                if action.create_if_none is None:
+                    raise NotFound(
+                        f"No {target.name} matched the link on '{action.rel.key}'.",
+                        at=action.at,
+                        detail=f"field={action.rel.key}",
+                    )
+                self.budget.spend(1, action.at)
+                rows = [self.new(action.create_if_none)]
+            elif action.also_do is not None:
+                for linked in rows:
+                    self.apply(linked, action.also_do)
+            self.budget.spend(len(rows), action.at)
+            self._linked[id(action)] = rows
+        key = action.rel.key
+        if action.rel.uselist:
+            collection = getattr(obj, key)
+            for linked in rows:
+                if linked not in collection:
+                    collection.append(linked)
+        else:
+            setattr(obj, key, rows[0])
+
+    def _unlink(self, obj: Any, action: Unlink) -> None:
+        key = action.rel.key
+        target = action.rel.target
+        current = getattr(obj, key)
+        related = list(current) if action.rel.uselist else [current] if current is not None else []
+        if action.filters is None or not related:
+            chosen = related
+        else:
+            ids = [getattr(r, target.pk.key) for r in related]
+            pk = target.table.c[target.pk.key]
+            query = select(pk).where(pk.in_(ids), self.where(target, action.filters)).order_by(pk.desc())
+            if action.first:
+                query = query.limit(1)
+            keep = set(self.session.scalars(query))
+            chosen = [r for r in related if getattr(r, target.pk.key) in keep]
+        self.budget.spend(len(chosen), action.at)
+        if action.rel.uselist:
+            for r in chosen:
+                current.remove(r)
+        elif chosen:
+            setattr(obj, key, None)
+
+    def _create(self, obj: Any, action: Create) -> None:
+        self.budget.spend(len(action.rows), action.at)
+        created = [self.new(r) for r in action.rows]
+        key = action.rel.key
+        if not action.rel.uselist:
+            setattr(obj, key, created[0])
+        elif action.append:
+            getattr(obj, key).extend(created)
+        else:
+            setattr(obj, key, created)
+
+    def _through(self, obj: Any, action: Through) -> None:
+        current = getattr(obj, action.rel.key)
+        related = list(current) if action.rel.uselist else [current] if current is not None else []
+        self.budget.spend(len(related), action.at)
+        for r in related:
+            self.apply(r, action.values)
