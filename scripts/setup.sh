@@ -20,7 +20,7 @@ stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 # 1. The project venv.
 want=$(stamp_of pyproject.toml)
 if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then
-  echo "setup: creating .venv with $PY312"
+  echo "setup: creating .venv with $PY312" >&2
   "$PY312" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q ".[dev]"
@@ -29,7 +29,7 @@ fi
 
 # 2. PostgreSQL server binaries (tests and `make dev` start their own cluster).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "setup: installing PostgreSQL"
+  echo "setup: installing PostgreSQL" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
@@ -38,7 +38,7 @@ fi
 # 3. The SAM CLI, kept apart: it pins boto3 exactly and would drag the project venv backwards.
 want_sam=$(stamp_of scripts/sam-requirements.txt)
 if [ "$(cat .sam-venv/.stamp 2>/dev/null)" != "$want_sam" ]; then
-  echo "setup: creating .sam-venv (SAM CLI)"
+  echo "setup: creating .sam-venv (SAM CLI)" >&2
   "$PY312" -m venv .sam-venv
   .sam-venv/bin/python -m pip install -q --upgrade pip
   .sam-venv/bin/python -m pip install -q -r scripts/sam-requirements.txt

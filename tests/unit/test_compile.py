@@ -127,6 +127,10 @@ def test_in_takes_one_value_or_a_list_and_notin_keeps_nulls():
     assert where == "(t0.state NOT IN (__[POSTCOMPILE_state_1])) OR t0.state IS NULL"
     where, _ = where_of({"query_filters": {"state": ["Sold", "In-Stock"]}})
     assert where == "t0.state IN (__[POSTCOMPILE_state_1])"
+    where, _ = where_of({"query_filters": {"state": ["Sold", None]}})
+    assert where == "t0.state IN (__[POSTCOMPILE_state_1]) OR t0.state IS NULL"
+    where, _ = where_of({"query_filters": {"state": {"operation": "notin", "value": ["Sold", None]}}})
+    assert where == "t0.state IS NOT NULL AND (t0.state NOT IN (__[POSTCOMPILE_state_1]))"
 
 
 def test_range_or_and_not_on_one_key():
@@ -143,7 +147,7 @@ def test_range_or_and_not_on_one_key():
     where, _ = where_of(
         {"query_filters": {"state": {"operation": "not", "value": {"operation": "like", "value": "S%"}}}}
     )
-    assert where == "t0.state NOT LIKE %(state_1)s"
+    assert where == "(t0.state LIKE %(state_1)s) IS NOT true"  # rows with a NULL state are kept
 
 
 def test_nested_boolean_groups():
@@ -156,7 +160,7 @@ def test_nested_boolean_groups():
         }
     )
     assert where == (
-        "(t0.state = %(state_1)s AND t0.valuation = %(valuation_1)s OR t0.category != %(category_1)s) "
+        "(t0.state = %(state_1)s AND t0.valuation = %(valuation_1)s OR (t0.category = %(category_1)s) IS NOT true) "
         "AND t0.location = %(location_1)s"
     )
 

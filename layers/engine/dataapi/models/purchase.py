@@ -46,7 +46,8 @@ class User(Base):
         secondary=user_roles, back_populates="users", passive_deletes=True
     )
 
-    __table_args__ = (Index("ix_User_lower_email", text("lower(email)")),)
+    # Emails are unique ignoring case: the caller is found by case-insensitive email (SPEC §7).
+    __table_args__ = (Index("ix_User_lower_email", text("lower(email)"), unique=True),)
 
 
 class Role(Base):
@@ -178,7 +179,7 @@ class Item(Base):
 
     __table_args__ = tuple(
         Index(f"ix_Item_{name}_gin", name, postgresql_using="gin")
-        for name in ("properties", "dimensions", "issues", "parts", "missing_parts", "metafields")
+        for name in ("properties", "dimensions", "issues", "parts", "missing_parts", "images", "metafields")
     )
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dataapi.errors import LimitExceeded, MalformedRequest
 from dataapi.query.parse import parse_model
@@ -28,7 +28,7 @@ class UpdateRequest(BaseModel):
     update_type: Literal["first_match", "all_matches"]
     requested_data: RequestedData | None = None
     reference: str | None = None
-    allow_all: bool = False
+    allow_all: StrictBool = False
 
 
 DeletionType = Literal["delete_first", "delete_all"]
@@ -41,7 +41,7 @@ class DeleteValues(BaseModel):
     deletion_type: DeletionType | None = None
     delition_type: DeletionType | None = None  # the legacy spelling existing clients send
     also_do: dict[str, Any] | None = None
-    allow_all: bool = False
+    allow_all: StrictBool = False
 
 
 class DeleteRequest(BaseModel):
@@ -50,7 +50,7 @@ class DeleteRequest(BaseModel):
     model_name: str
     object_values: DeleteValues
     reference: str | None = None
-    allow_all: bool = False
+    allow_all: StrictBool = False
 
     @property
     def deletion(self) -> DeletionType | None:

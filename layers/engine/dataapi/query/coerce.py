@@ -12,6 +12,7 @@ from dataapi.registry import ColumnInfo
 _RELATIVE = re.compile(r"^\$now(?:([+-])(\d+)([smhd]))?$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _INT = re.compile(r"^[+-]?\d+$")
+_INT_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
 
 
 def _fail(col: ColumnInfo, value: Any, at: str, expected: str) -> WrongValueType:
@@ -58,15 +59,15 @@ def coerce(col: ColumnInfo, value: Any, at: str, now: datetime) -> Any:
             return str(value)
         raise _fail(col, value, at, "a string")
     if kind == "int":
-        if isinstance(value, bool):
-            raise _fail(col, value, at, "an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and _INT.match(value.strip()):
-            return int(value)
-        raise _fail(col, value, at, "an integer")
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and _INT.match(value.strip())):
+            number = int(value)
+        bits = _INT_BITS.get(type(col.column.type).__name__, 32)
+        if number is None or not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+            raise _fail(col, value, at, f"an integer ({bits}-bit)")
+        return number
     if kind in ("float", "decimal"):
         if isinstance(value, bool):
             raise _fail(col, value, at, "a number")

@@ -45,14 +45,20 @@ def _is_null(leaf: Leaf, _: Any) -> ColumnElement[bool]:
 
 
 def _in(leaf: Leaf, values: list[Any]) -> ColumnElement[bool]:
-    return leaf.expr.in_([leaf.bind(v) for v in values]) if values else false()
+    present = [leaf.bind(v) for v in values if v is not None]
+    parts = [leaf.expr.in_(present)] if present else []
+    if len(present) < len(values):  # SQL IN never matches NULL: a null in the list means IS NULL
+        parts.append(_is_null(leaf, None))
+    return or_(*parts) if parts else false()
 
 
 def _not_in(leaf: Leaf, values: list[Any]) -> ColumnElement[bool]:
+    present = [leaf.bind(v) for v in values if v is not None]
+    if len(present) < len(values):  # null is excluded too
+        has_value = ~_is_null(leaf, None)
+        return and_(has_value, leaf.expr.not_in(present)) if present else has_value
     # NULL is "not in" any list: a user excluding values does not expect rows without one to vanish.
-    if not values:
-        return true()
-    return or_(leaf.expr.not_in([leaf.bind(v) for v in values]), leaf.expr.is_(None))
+    return or_(leaf.expr.not_in(present), leaf.expr.is_(None)) if present else true()
 
 
 def _range(leaf: Leaf, bounds: tuple[Any, Any]) -> ColumnElement[bool]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from dataapi.errors import BadOperator, MalformedRequest, pointer
 
@@ -27,17 +27,34 @@ def parse_model[M: BaseModel](cls: type[M], raw: Any, at: str = "") -> M:
         return cls.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        where = at + pointer(*err["loc"])
-        field = str(err["loc"][-1]) if err["loc"] else "request"
+        loc = _in_request(raw, err["loc"])
+        where = at + pointer(*loc)
+        field = str(loc[-1]) if loc else "request"
         if err["type"] == "extra_forbidden":
             message = f"Unknown key '{field}' in the request."
         elif err["type"] == "missing":
             message = f"'{field}' is required."
-        elif not err["loc"]:
+        elif not loc:
             message = "The request body must be a JSON object."
         else:
             message = f"'{field}': {err['msg']}."
         raise MalformedRequest(message, at=where or "/", detail=f"field={field}") from None
+
+
+def _in_request(raw: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The part of pydantic's error location that exists in the request (drops union member tags)."""
+    kept: list[Any] = []
+    node = raw
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str):
+            kept.append(part)  # a missing key: name it
+            break
+        else:
+            break
+        kept.append(part)
+    return tuple(kept)
 
 
 class GetItemsRequest(BaseModel):
@@ -46,10 +63,11 @@ class GetItemsRequest(BaseModel):
     model_name: str
     requested_data: list[str | dict[str, Any]]
     query_filters: dict[str, Any] = Field(default_factory=dict)
-    per_page: int | None = None
-    cursor: int | str | None = None
-    order_by: list[str] | None = None
-    count: bool = False
+    # Strict: JSON `true` is not the number 1.
+    per_page: StrictInt | None = None
+    cursor: StrictInt | StrictStr | None = None
+    order_by: list[StrictStr] | None = None
+    count: StrictBool = False
 
 
 # ---- requested_data -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ they hold on the same related row.
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Alias, ColumnElement, FromClause, Text, and_, cast, not_, or_, true
+from sqlalchemy import Alias, ColumnElement, FromClause, Text, and_, cast, or_, true
 
 from dataapi.query.joins import Aliases, exists
 from dataapi.query.operators import OPERATORS, Leaf
@@ -24,7 +24,8 @@ def compile_where(node: Filter, alias: FromClause, aliases: Aliases) -> ColumnEl
     parts = [compile_where(child, alias, aliases) for child in node.children]
     if node.kind == "or":
         return parts[0] if len(parts) == 1 else or_(*parts)
-    return not_(_all(parts))
+    # IS NOT TRUE, not NOT: a row whose wrapped condition is unknown (a NULL value) does not hold it.
+    return _all(parts).is_not(true())
 
 
 def _all(parts: list[ColumnElement[bool]]) -> ColumnElement[bool]:

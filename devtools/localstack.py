@@ -1,0 +1,389 @@
+"""The whole API on this machine, in the foreground (`make dev`); `make token` prints an ID token.
+
+    python -m devtools.localstack                          # PostgreSQL + moto_server + gateway
+    python -m devtools.localstack token [email] [password] # a fresh ID token (default: the admin)
+
+- PostgreSQL: a cluster whose data directory lives under the system temp dir (the `postgres` user
+  cannot traverse a checkout in a private home directory); it persists across runs. Database
+  `dataapi` is created if missing, migrated to head and loaded with the demo data (idempotent).
+- Cognito (and S3) in `moto_server` on 127.0.0.1 (port 5001 when free): a user pool and an app
+  client like the template's, the demo users, and each user's `sub` written to User.cognito_sub.
+  moto keeps no state: every run makes a new pool, so earlier tokens stop working.
+- The API on http://127.0.0.1:8080, routed as template.yaml routes it (devtools/gateway.py).
+Ctrl-C or SIGTERM stops everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from devtools.pgcluster import Cluster, _as_postgres, free_port, pg_bin
+from devtools.template import TEMPLATE, load_template, parameter_values, resolve
+
+HOME = Path(tempfile.gettempdir()) / "dataapi-dev"
+PGDATA = HOME / "pgdata"
+STATE = HOME / "state.json"
+MOTO_LOG = HOME / "moto_server.log"
+DATABASE = "dataapi"
+MOTO_PORT = 5001
+GATEWAY_PORT = 8080
+DEMO_USERS = {"admin@example.com": "demo-Admin-1", "clerk@example.com": "demo-Clerk-1"}
+LOCAL_ENV = {  # dummy AWS credentials: moto accepts anything, real AWS must never be reached
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "dataapi",
+    "POWERTOOLS_METRICS_NAMESPACE": "DataApi",
+}
+
+
+def log(message: str) -> None:
+    print(f"[dev] {message}", file=sys.stderr, flush=True)
+
+
+def region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "eu-north-1"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+def cluster_running(datadir: Path) -> bool:
+    if not (datadir / "PG_VERSION").exists():
+        return False
+    status = subprocess.run(
+        _as_postgres([str(pg_bin() / "pg_ctl"), "-D", str(datadir), "status"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return status.returncode == 0
+
+
+def start_database() -> tuple[Cluster, str]:
+    HOME.mkdir(parents=True, exist_ok=True)
+    os.chmod(HOME, 0o755)  # the postgres user must traverse it
+    if cluster_running(PGDATA):
+        raise SystemExit(f"PostgreSQL already runs on {PGDATA}: is another `make dev` running?")
+    log(f"PostgreSQL data directory: {PGDATA}")
+    cluster = Cluster.create(PGDATA)
+    import pg8000.exceptions
+
+    try:
+        cluster.sql(f"CREATE DATABASE {DATABASE}")
+        log(f"created database {DATABASE}")
+    except pg8000.exceptions.DatabaseError as exc:
+        if not (exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == "42P04"):
+            cluster.stop()
+            raise
+    return cluster, cluster.url(DATABASE)
+
+
+def prepare_database(url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from devtools.demo_data import load_demo_data
+    from devtools.migrate import upgrade
+
+    log("migrating to head")
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            counts = load_demo_data(session)
+        log(f"demo data: {counts}")
+    finally:
+        engine.dispose()
+
+
+# -- moto_server and Cognito -----------------------------------------------------------------------
+def start_moto() -> tuple[subprocess.Popen[bytes], int]:
+    port = MOTO_PORT if port_is_free(MOTO_PORT) else free_port()
+    logfile = open(MOTO_LOG, "wb")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+    )
+    logfile.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited ({process.returncode}); see {MOTO_LOG}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.terminate()
+        raise RuntimeError(f"moto_server did not start; see {MOTO_LOG}")
+    log(f"moto_server on http://127.0.0.1:{port} (log: {MOTO_LOG})")
+    return process, port
+
+
+def cognito_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=endpoint,
+        region_name=region(),
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _template_user_pool() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The UserPool and UserPoolClient properties of template.yaml, parameters resolved."""
+    template = load_template(TEMPLATE)
+    params = parameter_values(template)
+    resources = template["Resources"]
+    return (
+        resolve(resources["UserPool"]["Properties"], params),
+        resolve(resources["UserPoolClient"]["Properties"], params),
+    )
+
+
+def create_cognito(endpoint: str) -> dict[str, Any]:
+    """A pool and client like the template's, with the demo users; returns ids and subs."""
+    pool_props, client_props = _template_user_pool()
+    idp = cognito_client(endpoint)
+    pool = idp.create_user_pool(
+        PoolName="dataapi-local",
+        UsernameAttributes=pool_props.get("UsernameAttributes", ["email"]),
+        AutoVerifiedAttributes=pool_props.get("AutoVerifiedAttributes", ["email"]),
+        Policies=pool_props.get("Policies", {}),
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+    )["UserPool"]
+    units = client_props.get("TokenValidityUnits", {})
+    client = idp.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName="dataapi-local-web",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        PreventUserExistenceErrors="ENABLED",
+        IdTokenValidity=int(client_props.get("IdTokenValidity", 8)),
+        TokenValidityUnits={
+            k: v for k, v in units.items() if k in ("IdToken", "AccessToken", "RefreshToken")
+        },
+    )["UserPoolClient"]
+    subs = {}
+    for email, password in DEMO_USERS.items():
+        user = idp.admin_create_user(
+            UserPoolId=pool["Id"],
+            Username=email,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+            MessageAction="SUPPRESS",
+        )["User"]
+        idp.admin_set_user_password(UserPoolId=pool["Id"], Username=email, Password=password, Permanent=True)
+        subs[email] = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    return {"user_pool_id": pool["Id"], "client_id": client["ClientId"], "subs": subs}
+
+
+def link_users(url: str, subs: dict[str, str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # Subs of an earlier run's pool are stale: free them before the unique column takes new ones.
+            conn.execute(
+                text('UPDATE "User" SET cognito_sub = NULL WHERE lower(email) = ANY(:emails)'),
+                {"emails": [e.lower() for e in subs]},
+            )
+            for email, sub in subs.items():
+                found = conn.execute(
+                    text('UPDATE "User" SET cognito_sub = :sub WHERE lower(email) = lower(:email)'),
+                    {"sub": sub, "email": email},
+                ).rowcount
+                if not found:
+                    log(f"warning: no User row for {email}")
+    finally:
+        engine.dispose()
+
+
+def id_token(endpoint: str, client_id: str, email: str, password: str) -> str:
+    result = cognito_client(endpoint).initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return result["AuthenticationResult"]["IdToken"]
+
+
+# -- the stack -------------------------------------------------------------------------------------
+def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) -> dict[str, str]:
+    pool_id, reg = cognito["user_pool_id"], region()
+    env = {
+        **LOCAL_ENV,
+        "DATABASE_URL": database_url,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_DEFAULT_REGION": reg,
+        "AWS_REGION": reg,
+        "COGNITO_USER_POOL_ID": pool_id,
+        "COGNITO_APP_CLIENT_ID": cognito["client_id"],
+        "COGNITO_ISSUER": f"https://cognito-idp.{reg}.amazonaws.com/{pool_id}",
+        "COGNITO_JWKS_URL": f"http://127.0.0.1:{moto_port}/{pool_id}/.well-known/jwks.json",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("LOG_LEVEL", "INFO")
+    from dataapi import db
+    from dataapi.settings import get_settings
+
+    get_settings.cache_clear()
+    db.dispose_engine()
+    return env
+
+
+@contextlib.contextmanager
+def running_stack() -> Iterator[dict[str, Any]]:
+    """Start everything; stop everything started, in reverse order, however it ends."""
+    if not port_is_free(GATEWAY_PORT):
+        raise SystemExit(f"port {GATEWAY_PORT} is in use: is another `make dev` running?")
+    with contextlib.ExitStack() as stack:
+        cluster, url = start_database()
+
+        def stop_database() -> None:
+            log("stopping PostgreSQL")
+            cluster.stop()
+
+        stack.callback(stop_database)
+        prepare_database(url)
+        moto, moto_port = start_moto()
+
+        def stop_moto() -> None:
+            log("stopping moto_server")
+            moto.terminate()
+            try:
+                moto.wait(10)
+            except subprocess.TimeoutExpired:
+                moto.kill()
+                moto.wait()
+
+        stack.callback(stop_moto)
+        cognito = create_cognito(f"http://127.0.0.1:{moto_port}")
+        link_users(url, cognito["subs"])
+        env = set_environment(url, moto_port, cognito)
+
+        from dataapi import db
+        from devtools.gateway import from_environment, make_server
+
+        stack.callback(db.dispose_engine)
+        server = make_server(from_environment(), port=GATEWAY_PORT)
+        thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
+        thread.start()
+
+        def stop_gateway() -> None:
+            log("stopping the gateway")
+            server.shutdown()
+            server.server_close()
+
+        stack.callback(stop_gateway)
+        state = {
+            "pid": os.getpid(),
+            "api_url": f"http://127.0.0.1:{GATEWAY_PORT}",
+            "moto_port": moto_port,
+            "moto_endpoint": env["AWS_ENDPOINT_URL"],
+            "region": env["AWS_REGION"],
+            "user_pool_id": cognito["user_pool_id"],
+            "client_id": cognito["client_id"],
+            "database_url": url,
+            "pgdata": str(PGDATA),
+        }
+        STATE.write_text(json.dumps(state, indent=2) + "\n")
+        stack.callback(lambda: STATE.unlink(missing_ok=True))
+        yield state
+
+
+def banner(state: dict[str, Any]) -> str:
+    users = "\n".join(f"    {email} / {password}" for email, password in DEMO_USERS.items())
+    return f"""
+  API         {state["api_url"]}   (routes from template.yaml; ID tokens checked like the authorizer)
+  PostgreSQL  {state["database_url"]}
+              data in {state["pgdata"]} (kept between runs)
+  moto_server {state["moto_endpoint"]}   (Cognito pool {state["user_pool_id"]}, client {state["client_id"]})
+  state       {STATE}
+  demo users
+{users}
+
+  TOKEN=$(.venv/bin/python -m devtools.localstack token)
+  curl -s -X POST {state["api_url"]}/api/schemes/get_items \\
+       -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{{"model_name": "Item", "requested_data": ["id", "article_number"], "per_page": 2}}'
+
+  Ctrl-C stops everything.
+"""
+
+
+def serve() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with running_stack() as state:
+        print(banner(state), flush=True)
+        while not stop.wait(0.5):
+            pass
+        log("shutting down")
+    log("stopped")
+
+
+def token(argv: list[str]) -> int:
+    email = argv[0] if argv else "admin@example.com"
+    password = argv[1] if len(argv) > 1 else DEMO_USERS.get(email.lower())
+    if not password:
+        print(f"usage: token [email] [password] (no demo password for {email})", file=sys.stderr)
+        return 2
+    try:
+        state = json.loads(STATE.read_text())
+    except FileNotFoundError:
+        print("the local stack is not running: start it with `make dev`", file=sys.stderr)
+        return 1
+    try:
+        print(id_token(state["moto_endpoint"], state["client_id"], email, password))
+    except Exception as exc:  # botocore errors and a stopped moto_server alike
+        print(f"could not sign in {email}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "token":
+        return token(args[1:])
+    if args:
+        print(__doc__, file=sys.stderr)
+        return 2
+    serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

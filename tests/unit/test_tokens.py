@@ -1,0 +1,234 @@
+"""dataapi.tokens verifies Cognito ID tokens as API Gateway's Cognito authorizer does.
+
+Real RS256 tokens come from moto's Cognito (in-process `mock_aws`); the JWKS fetch (urllib, which
+`mock_aws` does not intercept) is answered with moto's public key set.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto import mock_aws
+from moto.utilities.utils import load_resource
+
+from dataapi import tokens
+from dataapi.errors import Unauthenticated
+from dataapi.tokens import KeysUnavailable, TokenRejected, verify_id_token
+
+REGION = "eu-north-1"
+JWKS_HOST = "http://jwks.test"
+EMAIL = "anna@example.com"
+
+
+@dataclass(frozen=True)
+class CognitoTokens:
+    pool_id: str
+    client_id: str
+    sub: str
+    id_token: str
+    access_token: str
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{JWKS_HOST}/{self.pool_id}/.well-known/jwks.json"
+
+
+def make_cognito_tokens() -> CognitoTokens:
+    """A moto user pool with one user, signed in with USER_PASSWORD_AUTH."""
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name=REGION)
+        pool = idp.create_user_pool(PoolName="test", UsernameAttributes=["email"])["UserPool"]["Id"]
+        client = idp.create_user_pool_client(
+            UserPoolId=pool,
+            ClientName="web",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        user = idp.admin_create_user(
+            UserPoolId=pool,
+            Username=EMAIL,
+            UserAttributes=[{"Name": "email", "Value": EMAIL}, {"Name": "email_verified", "Value": "true"}],
+            MessageAction="SUPPRESS",
+        )["User"]
+        idp.admin_set_user_password(UserPoolId=pool, Username=EMAIL, Password="Secret-pass-1", Permanent=True)
+        auth = idp.initiate_auth(
+            ClientId=client,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": EMAIL, "PASSWORD": "Secret-pass-1"},
+        )["AuthenticationResult"]
+    sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    return CognitoTokens(pool, client, sub, auth["IdToken"], auth["AccessToken"])
+
+
+def moto_signed(claims: dict[str, Any], kid: str = "dummy") -> str:
+    """A token signed with moto's Cognito key (the one its JWKS publishes)."""
+    private = jwt.PyJWK.from_dict(load_resource("cognitoidp/resources/jwks-private.json"))
+    return jwt.encode(claims, private.key, algorithm="RS256", headers={"kid": kid})
+
+
+def serve_moto_jwks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Answer urllib's JWKS fetches with moto's public keys; returns the URLs fetched."""
+    fetched: list[str] = []
+    document = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
+
+    def urlopen(url: str, *args: Any, **kwargs: Any) -> io.BytesIO:
+        fetched.append(url)
+        if not url.startswith(JWKS_HOST + "/"):
+            raise urllib.error.URLError(f"unexpected fetch of {url}")
+        return io.BytesIO(document)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(tokens, "_JWKS", {})
+    return fetched
+
+
+@pytest.fixture(scope="module")
+def cognito() -> CognitoTokens:
+    return make_cognito_tokens()
+
+
+@pytest.fixture
+def jwks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    yield serve_moto_jwks(monkeypatch)
+
+
+def verify(token: str, c: CognitoTokens, **overrides: Any) -> dict[str, str]:
+    args = {"issuer": c.issuer, "jwks_url": c.jwks_url, "audience": c.client_id, **overrides}
+    return verify_id_token(token, **args)
+
+
+def test_valid_id_token_gives_string_claims(cognito: CognitoTokens, jwks: list[str]) -> None:
+    claims = verify(cognito.id_token, cognito)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in claims.items())
+    assert claims["sub"] == cognito.sub
+    assert claims["email"] == EMAIL
+    assert claims["token_use"] == "id"
+    assert claims["aud"] == cognito.client_id
+    assert claims["iss"] == cognito.issuer
+    assert claims["cognito:username"]
+    # As API Gateway (REST) renders them: dates for exp and iat, epoch seconds for auth_time.
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d UTC \d{4}", claims["exp"])
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d UTC \d{4}", claims["iat"])
+    assert claims["auth_time"].isdigit()
+    assert jwks == [cognito.jwks_url]
+
+
+@pytest.mark.parametrize("form", ["Bearer {t}", "bearer {t}", "  Bearer   {t} ", "{t}"])
+def test_bearer_and_bare_forms(cognito: CognitoTokens, jwks: list[str], form: str) -> None:
+    assert verify(form.format(t=cognito.id_token), cognito)["sub"] == cognito.sub
+
+
+def test_audience_is_optional(cognito: CognitoTokens, jwks: list[str]) -> None:
+    assert verify(cognito.id_token, cognito, audience=None)["sub"] == cognito.sub
+
+
+def test_jwks_is_fetched_once_per_url(cognito: CognitoTokens, jwks: list[str]) -> None:
+    for _ in range(3):
+        verify(cognito.id_token, cognito)
+    assert jwks == [cognito.jwks_url]
+
+
+def test_expired_token_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    claims = jwt.decode(cognito.id_token, options={"verify_signature": False})
+    claims.update(iat=int(time.time()) - 7200, exp=int(time.time()) - 60)
+    expired = moto_signed(claims)
+    with pytest.raises(TokenRejected) as caught:
+        verify(expired, cognito)
+    assert "ExpiredSignature" in caught.value.server_message
+    # the same claims, unexpired and signed the same way, pass: the rejection is the expiry
+    claims.update(exp=int(time.time()) + 600)
+    assert verify(moto_signed(claims), cognito)["sub"] == cognito.sub
+
+
+def test_wrong_issuer_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    with pytest.raises(TokenRejected):
+        verify(cognito.id_token, cognito, issuer=f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_other")
+
+
+def test_wrong_audience_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    with pytest.raises(TokenRejected):
+        verify(cognito.id_token, cognito, audience="another-client")
+
+
+def test_access_token_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    assert jwt.decode(cognito.access_token, options={"verify_signature": False})["token_use"] == "access"
+    with pytest.raises(TokenRejected):
+        verify(cognito.access_token, cognito, audience=None)
+
+
+def test_token_use_access_with_id_shape_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    claims = jwt.decode(cognito.id_token, options={"verify_signature": False})
+    claims["token_use"] = "access"
+    with pytest.raises(TokenRejected):
+        verify(moto_signed(claims), cognito)
+
+
+@pytest.mark.parametrize("garbage", ["", "Bearer ", "Bearer", "not-a-token", "a.b.c", "Basic dXNlcjpwYXNz"])
+def test_garbage_is_rejected(cognito: CognitoTokens, jwks: list[str], garbage: str) -> None:
+    with pytest.raises(TokenRejected):
+        verify(garbage, cognito)
+
+
+def test_tampered_payload_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    header, _payload, signature = cognito.id_token.split(".")
+    claims = jwt.decode(cognito.id_token, options={"verify_signature": False})
+    claims["email"] = "mallory@example.com"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(TokenRejected):
+        verify(f"{header}.{forged_payload}.{signature}", cognito)
+
+
+def test_token_signed_by_another_key_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    claims = jwt.decode(cognito.id_token, options={"verify_signature": False})
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "dummy"})
+    with pytest.raises(TokenRejected):
+        verify(forged, cognito)
+
+
+def test_unknown_key_id_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    claims = jwt.decode(cognito.id_token, options={"verify_signature": False})
+    with pytest.raises(TokenRejected):
+        verify(moto_signed(claims, kid="rotated-away"), cognito)
+
+
+def test_hs256_token_is_rejected(cognito: CognitoTokens, jwks: list[str]) -> None:
+    claims = jwt.decode(cognito.id_token, options={"verify_signature": False})
+    forged = jwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": "dummy"})
+    with pytest.raises(TokenRejected):
+        verify(forged, cognito)
+
+
+def test_unreachable_jwks_is_a_rejection(cognito: CognitoTokens, jwks: list[str]) -> None:
+    with pytest.raises(KeysUnavailable):
+        verify(cognito.id_token, cognito, jwks_url="http://unreachable.test/keys.json")
+
+
+def test_rejections_are_unauthenticated() -> None:
+    assert issubclass(TokenRejected, Unauthenticated)
+    assert issubclass(KeysUnavailable, TokenRejected)
+    assert TokenRejected.status == 401
+
+
+def test_jwt_is_imported_lazily() -> None:
+    source = Path(tokens.__file__).read_text(encoding="utf-8")
+    module_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert not [line for line in module_level if "jwt" in line]
