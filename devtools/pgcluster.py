@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL cluster for tests and the local stack.
 
 As root, initdb/pg_ctl refuse to run, so they run as the `postgres` user, and the data directory
-lives where that user can traverse (under the system temp dir, not inside a checkout under /root).
+lives where that user can traverse (under the system temp dir, not inside a checkout in a private home directory).
 """
 
 from __future__ import annotations
