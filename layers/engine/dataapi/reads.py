@@ -29,8 +29,12 @@ class Result:
 
 
 def get_items(raw: Any) -> Result:
+    settings = get_settings()
+    prepared = prepare(
+        raw, default_registry(), settings, datetime.now(UTC)
+    )  # a bad request never waits for the DB
     with transaction() as session:
-        return read(session, raw, default_registry(), get_settings())
+        return run(session, prepared, settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,10 @@ def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> 
 def read(
     session: Session, raw: Any, registry: Registry, settings: Settings, now: datetime | None = None
 ) -> Result:
-    prepared = prepare(raw, registry, settings, now or datetime.now(UTC))
+    return run(session, prepare(raw, registry, settings, now or datetime.now(UTC)), settings)
+
+
+def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
     page = fetch(session, prepared.plan)
     body = rows_json(page.rows)
     guard_size(body, settings.max_response_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,20 +22,35 @@ from dataapi.reads import Result
 from dataapi.registry import ModelInfo, Registry, default_registry
 from dataapi.settings import Settings, get_settings
 
+Work = Callable[[Session], Result]
+"""A validated write, ready to run in a transaction: bad requests are refused before any SQL."""
+
 
 def create_items(raw: Any, actor: str) -> Result:
-    return run_in_transaction(lambda s: create(s, raw, actor, default_registry(), get_settings()))
+    return run_in_transaction(plan_create(raw, actor, default_registry(), get_settings()))
 
 
 def update_items(raw: Any, actor: str) -> Result:
-    return run_in_transaction(lambda s: update(s, raw, actor, default_registry(), get_settings()))
+    return run_in_transaction(plan_update(raw, actor, default_registry(), get_settings()))
 
 
 def delete_items(raw: Any, actor: str) -> Result:
-    return run_in_transaction(lambda s: delete(s, raw, actor, default_registry(), get_settings()))
+    return run_in_transaction(plan_delete(raw, actor, default_registry(), get_settings()))
 
 
 def create(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+    return plan_create(raw, actor, registry, settings)(session)
+
+
+def update(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+    return plan_update(raw, actor, registry, settings)(session)
+
+
+def delete(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+    return plan_delete(raw, actor, registry, settings)(session)
+
+
+def plan_create(raw: Any, actor: str, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(CreateRequest, raw, settings.max_batch)
     ctx = _context(actor, settings)
     planned = []
@@ -42,15 +58,19 @@ def create(session: Session, raw: Any, actor: str, registry: Registry, settings:
         model = registry.model(req.model_name, base + "/model_name")
         rows = validate_rows(model, req.object_values, base + "/object_values", ctx, creating=True)
         planned.append((req, base, model, rows, _fields(model, req.requested_data, base)))
-    writer = Writer(session, Budget(settings.max_rows_touched))
-    bodies = []
-    for _req, _base, model, rows, fields in planned:
-        ids = writer.create(model, rows)
-        bodies.append(_rows(session, model, fields, ids) if fields else ["{}"] * len(ids))
-    return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "created")
+
+    def work(session: Session) -> Result:
+        writer = Writer(session, Budget(settings.max_rows_touched))
+        bodies = []
+        for _req, _base, model, rows, fields in planned:
+            ids = writer.create(model, rows)
+            bodies.append(_rows(session, model, fields, ids) if fields else ["{}"] * len(ids))
+        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "created")
+
+    return work
 
 
-def update(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+def plan_update(raw: Any, actor: str, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(UpdateRequest, raw, settings.max_batch)
     ctx = _context(actor, settings)
     planned = []
@@ -59,15 +79,21 @@ def update(session: Session, raw: Any, actor: str, registry: Registry, settings:
         values = validate_values(model, req.object_values, base + "/object_values", ctx, creating=False)
         filters = _filters(model, req.query_filters, req.allow_all, base + "/query_filters", ctx)
         planned.append((req, base, model, values, filters, _fields(model, req.requested_data, base)))
-    writer = Writer(session, Budget(settings.max_rows_touched))
-    bodies = []
-    for req, base, model, values, filters, fields in planned:
-        ids = writer.update(model, values, filters, req.update_type == "first_match", base + "/query_filters")
-        bodies.append(_rows(session, model, fields, ids) if fields else [])
-    return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "updated")
+
+    def work(session: Session) -> Result:
+        writer = Writer(session, Budget(settings.max_rows_touched))
+        bodies = []
+        for req, base, model, values, filters, fields in planned:
+            ids = writer.update(
+                model, values, filters, req.update_type == "first_match", base + "/query_filters"
+            )
+            bodies.append(_rows(session, model, fields, ids) if fields else [])
+        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "updated")
+
+    return work
 
 
-def delete(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+def plan_delete(raw: Any, actor: str, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(DeleteRequest, raw, settings.max_batch)
     ctx = _context(actor, settings)
     planned = []
@@ -83,12 +109,15 @@ def delete(session: Session, raw: Any, actor: str, registry: Registry, settings:
         also = req.object_values.also_do
         also_do = validate_values(model, also, at + "/also_do", ctx, creating=False) if also else None
         planned.append((req, at, model, filters, also_do))
-    writer = Writer(session, Budget(settings.max_rows_touched))
-    for req, at, model, filters, also_do in planned:
-        writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
-    return _result(
-        [[] for _ in planned], batch, [r.reference or r.model_name for r, *_ in planned], "deleted"
-    )
+
+    def work(session: Session) -> Result:
+        writer = Writer(session, Budget(settings.max_rows_touched))
+        for req, at, model, filters, also_do in planned:
+            writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
+        references = [r.reference or r.model_name for r, *_ in planned]
+        return _result([[] for _ in planned], batch, references, "deleted")
+
+    return work
 
 
 def _context(actor: str, settings: Settings) -> Context:
@@ -119,7 +148,7 @@ def _rows(session: Session, model: ModelInfo, fields: Fields, ids: list[Any]) ->
     root = aliases(model.table)
     pk = root.c[model.pk.key]
     query = select(pk, cast(project(fields, root, aliases), Text)).select_from(root).where(pk.in_(ids))
-    by_id = dict(session.execute(query).tuples().all())
+    by_id = {row_id: text for row_id, text in session.execute(query)}
     return [by_id[i] for i in ids if i in by_id]
 
 

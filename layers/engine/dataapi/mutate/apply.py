@@ -51,9 +51,8 @@ class Writer:
         query = select(pk)
         if filters is not None and filters.children:
             query = query.where(self.where(model, filters))
-        if first:
-            query = query.order_by(pk.desc()).limit(1)
-        return query
+        query = query.order_by(pk.desc())
+        return query.limit(1) if first else query
 
     # ---- create ---------------------------------------------------------------------------
 
@@ -86,7 +85,7 @@ class Writer:
         if not values.actions:
             if values.columns:
                 stmt = update(model.table).where(pk.in_(ids_query)).values(values.columns).returning(pk)
-                ids = list(self.session.scalars(stmt))
+                ids = sorted(self.session.scalars(stmt), reverse=True)  # the default order, id DESC
                 self.session.expire_all()
             else:
                 ids = list(self.session.scalars(ids_query))
@@ -155,7 +154,9 @@ class Writer:
         rows = self._linked.get(id(action))
         if rows is None:
             target = action.rel.target
-            rows = self.load(target, self.matching_ids(target, action.filters, action.first))
+            # A to-one holds one row: only the first match is linked (and gets also_do).
+            first = action.first or not action.rel.uselist
+            rows = self.load(target, self.matching_ids(target, action.filters, first))
             if not rows:
                 if action.create_if_none is None:
                     raise NotFound(
@@ -163,7 +164,6 @@ class Writer:
                         at=action.at,
                         detail=f"field={action.rel.key}",
                     )
-                self.budget.spend(1, action.at)
                 rows = [self.new(action.create_if_none)]
             elif action.also_do is not None:
                 for linked in rows:

@@ -54,6 +54,8 @@ def coerce(col: ColumnInfo, value: Any, at: str, now: datetime) -> Any:
         return value
     if kind == "str":
         if isinstance(value, str):
+            if "\x00" in value:  # PostgreSQL text cannot hold NUL
+                raise _fail(col, "\\0", at, "text without NUL characters")
             return value
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             return str(value)
@@ -62,7 +64,9 @@ def coerce(col: ColumnInfo, value: Any, at: str, now: datetime) -> Any:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and _INT.match(value.strip())):
+        elif (isinstance(value, float) and value.is_integer()) or (
+            isinstance(value, str) and _INT.match(value.strip())
+        ):
             number = int(value)
         bits = _INT_BITS.get(type(col.column.type).__name__, 32)
         if number is None or not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):

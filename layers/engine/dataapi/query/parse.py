@@ -29,7 +29,7 @@ def parse_model[M: BaseModel](cls: type[M], raw: Any, at: str = "") -> M:
         err = exc.errors(include_url=False)[0]
         loc = _in_request(raw, err["loc"])
         where = at + pointer(*loc)
-        field = str(loc[-1]) if loc else "request"
+        field = ".".join(map(str, loc)) if loc else "request"
         if err["type"] == "extra_forbidden":
             message = f"Unknown key '{field}' in the request."
         elif err["type"] == "missing":
@@ -46,7 +46,9 @@ def _in_request(raw: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     kept: list[Any] = []
     node = raw
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str):
             kept.append(part)  # a missing key: name it

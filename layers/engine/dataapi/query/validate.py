@@ -177,7 +177,7 @@ def _convert(shape: str, col: ColumnInfo, value: Any, key: str, at: str, now: da
             raise WrongValueType(f"'{key}' expects a single value.", at=at, detail=f"field={key}")
         return one(value, at)
     if shape == "text":
-        if not isinstance(value, str):
+        if not isinstance(value, str) or "\x00" in value:
             raise WrongValueType(f"'{key}' expects a string pattern.", at=at, detail=f"field={key}")
         return value
     if shape == "list":
