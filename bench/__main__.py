@@ -2,7 +2,7 @@
 
 import argparse
 
-from bench import imports, reads
+from bench import imports, reads, writes
 from bench.harness import database
 
 
@@ -13,9 +13,10 @@ def main() -> None:
     rows = imports.run(max(5, args.runs // 3))
     with database():
         rows += reads.run(args.runs)
+        rows += writes.run(args.runs)
     width = max(len(r[0]) for r in rows)
     for name, cost, speed in rows:
-        print(f"{name:<{width}}  {cost}  |  {speed}")
+        print(f"{name:<{width}}  {cost}" + (f"  |  {speed}" if speed else ""))
 
 
 if __name__ == "__main__":
