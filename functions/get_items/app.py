@@ -3,8 +3,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dataapi.api import get_items
 from dataapi.http import claims, create_app, json_body, respond
-from dataapi.reads import get_items
 from dataapi.telemetry import logger, tracer
 
 app = create_app()
@@ -13,8 +13,7 @@ app = create_app()
 @app.post("/api/schemes/get_items")
 @tracer.capture_method
 def get_items_route():
-    claims(app)
-    return respond(app, get_items(json_body(app)))
+    return respond(app, get_items(claims=claims(app), raw=json_body(app)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -3,9 +3,9 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi.http import actor, create_app, json_body, respond
+from dataapi.api import update_items
+from dataapi.http import claims, create_app, json_body, respond
 from dataapi.telemetry import logger, tracer
-from dataapi.writes import update_items
 
 app = create_app()
 
@@ -13,7 +13,7 @@ app = create_app()
 @app.post("/api/schemes/update_items")
 @tracer.capture_method
 def update_items_route():
-    return respond(app, update_items(json_body(app), actor(app)))
+    return respond(app, update_items(claims=claims(app), raw=json_body(app)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

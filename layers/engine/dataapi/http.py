@@ -81,15 +81,6 @@ def claims(app: APIGatewayRestResolver) -> dict[str, str]:
     raise Unauthenticated("Authentication required.", detail="NoClaims")
 
 
-def actor(app: APIGatewayRestResolver) -> str:
-    """The caller's username, stamped on audit columns."""
-    found = claims(app)
-    name = found.get("cognito:username") or found.get("email")
-    if not name:
-        raise Unauthenticated("The token names no user.", detail="NoUsername")
-    return name
-
-
 def create_app() -> APIGatewayRestResolver:
     origins = get_settings().cors_origins
     cors = CORSConfig(

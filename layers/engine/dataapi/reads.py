@@ -1,4 +1,6 @@
-"""get_items (SPEC §3): parse -> validate -> compile -> execute -> serialize, in one transaction."""
+"""get_items (SPEC §3): parse -> validate -> authorize -> compile -> execute -> serialize."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -6,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dataapi.db import transaction
 from dataapi.errors import LimitExceeded
 from dataapi.query import cursor
 from dataapi.query.execute import fetch
@@ -14,10 +15,10 @@ from dataapi.query.joins import Aliases
 from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
 from dataapi.query.select import ReadPlan, check_cursor_mode, cursor_values, order_keys, plan_read
 from dataapi.query.serialize import guard_size, rows_json
-from dataapi.query.validate import validate_fields, validate_filters
+from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
 from dataapi.query.where import compile_where
-from dataapi.registry import Registry, default_registry
-from dataapi.settings import Settings, get_settings
+from dataapi.registry import ModelInfo, Registry
+from dataapi.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,24 +29,20 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def get_items(raw: Any) -> Result:
-    settings = get_settings()
-    prepared = prepare(
-        raw, default_registry(), settings, datetime.now(UTC)
-    )  # a bad request never waits for the DB
-    with transaction() as session:
-        return run(session, prepared, settings)
-
-
 @dataclass(frozen=True, slots=True)
-class PreparedRead:
-    plan: ReadPlan
+class ValidRead:
+    """A read checked against the models, not yet against the caller's grants."""
+
+    request: GetItemsRequest
+    model: ModelInfo
+    fields: Fields
+    filters: BoolOp
     per_page: int
-    specs: list[str]
+    now: datetime
 
 
-def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
-    """Everything up to SQL: parse, validate, compile. No database needed (compile-only tests)."""
+def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) -> ValidRead:
+    """Everything that needs no database: a bad request never waits for a connection."""
     req = parse_model(GetItemsRequest, raw)
     model = registry.model(req.model_name)
     fields = validate_fields(model, parse_requested(req.requested_data, "/requested_data"))
@@ -58,7 +55,18 @@ def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> 
             detail="field=per_page",
         )
     check_cursor_mode(req.order_by, req.cursor)
+    return ValidRead(req, model, fields, filters, per_page, now)
 
+
+@dataclass(frozen=True, slots=True)
+class PreparedRead:
+    plan: ReadPlan
+    per_page: int
+    specs: list[str]
+
+
+def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
+    req, model = valid.request, valid.model
     aliases = Aliases()
     root = aliases(model.table)
     keys = order_keys(model, req.order_by, root, aliases)
@@ -69,11 +77,16 @@ def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> 
     ):
         after = [int(req.cursor)]
     elif isinstance(req.cursor, str):
-        after = cursor_values(keys, cursor.decode(req.cursor, specs), now)
-    where = compile_where(filters, root, aliases) if filters.children else None
-    return PreparedRead(
-        plan_read(fields, where, keys, after, per_page, root, aliases, req.count), per_page, specs
-    )
+        after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
+    where = compile_where(filters, root, aliases) if filters is not None and filters.children else None
+    plan = plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, req.count)
+    return PreparedRead(plan, valid.per_page, specs)
+
+
+def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
+    """Parse, validate and compile with no policy (engine tests and trusted callers)."""
+    valid = validate(raw, registry, settings, now)
+    return compile_read(valid, valid.filters)
 
 
 def read(

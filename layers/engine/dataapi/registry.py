@@ -91,6 +91,7 @@ class ModelInfo:
     pk: ColumnInfo
     columns: dict[str, ColumnInfo]
     relationships: dict[str, RelationshipInfo] = field(default_factory=dict)
+    write_only: frozenset[str] = frozenset()
 
     def column(self, name: str, at: str) -> ColumnInfo:
         info = self.columns.get(name)
@@ -141,7 +142,8 @@ class Registry:
         if len(pk_cols) != 1:
             raise TypeError(f"{cls.__name__}: the engine needs a single-column primary key")
         pk = next(c for c in columns.values() if c.column is pk_cols[0])
-        return ModelInfo(cls.__name__, cls, mapper, mapper.local_table, pk, columns)  # type: ignore[arg-type]
+        write_only = frozenset(getattr(cls, "__write_only__", ()))
+        return ModelInfo(cls.__name__, cls, mapper, mapper.local_table, pk, columns, {}, write_only)  # type: ignore[arg-type]
 
     def _relationship(self, model: ModelInfo, prop: RelationshipProperty) -> RelationshipInfo:
         if prop.secondary is not None:

@@ -4,63 +4,63 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from dataapi.db import run_in_transaction
 from dataapi.errors import MalformedRequest
-from dataapi.mutate.apply import Budget, Writer
+from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
 from dataapi.mutate.values import Context, Limits, validate_rows, validate_values
+from dataapi.policy import Operation
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import parse_filters, parse_requested
 from dataapi.query.select import project
 from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
 from dataapi.reads import Result
-from dataapi.registry import ModelInfo, Registry, default_registry
-from dataapi.settings import Settings, get_settings
+from dataapi.registry import ModelInfo, Registry
+from dataapi.settings import Settings
 
-Work = Callable[[Session], Result]
-"""A validated write, ready to run in a transaction: bad requests are refused before any SQL."""
+if TYPE_CHECKING:
+    from dataapi.authorize import Authorizer
 
+Hooks = dict[str, RowHook]
 
-def create_items(raw: Any, actor: str) -> Result:
-    return run_in_transaction(plan_create(raw, actor, default_registry(), get_settings()))
-
-
-def update_items(raw: Any, actor: str) -> Result:
-    return run_in_transaction(plan_update(raw, actor, default_registry(), get_settings()))
-
-
-def delete_items(raw: Any, actor: str) -> Result:
-    return run_in_transaction(plan_delete(raw, actor, default_registry(), get_settings()))
+Work = Callable[[Session, str, "Authorizer | None"], Result]
+"""A validated write, run in a transaction as `actor`, checked by the caller's Authorizer (or none)."""
 
 
 def create(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
-    return plan_create(raw, actor, registry, settings)(session)
+    """Run a create with no policy (engine tests and trusted callers)."""
+    return plan_create(raw, registry, settings)(session, actor, None)
 
 
 def update(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
-    return plan_update(raw, actor, registry, settings)(session)
+    return plan_update(raw, registry, settings)(session, actor, None)
 
 
 def delete(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
-    return plan_delete(raw, actor, registry, settings)(session)
+    return plan_delete(raw, registry, settings)(session, actor, None)
 
 
-def plan_create(raw: Any, actor: str, registry: Registry, settings: Settings) -> Work:
+def plan_create(raw: Any, registry: Registry, settings: Settings, hooks: Hooks | None = None) -> Work:
     requests, batch = parse_batch(CreateRequest, raw, settings.max_batch)
-    ctx = _context(actor, settings)
+    ctx = _context(settings)
     planned = []
     for req, base in requests:  # validate every member before the first statement
         model = registry.model(req.model_name, base + "/model_name")
         rows = validate_rows(model, req.object_values, base + "/object_values", ctx, creating=True)
         planned.append((req, base, model, rows, _fields(model, req.requested_data, base)))
 
-    def work(session: Session) -> Result:
-        writer = Writer(session, Budget(settings.max_rows_touched))
+    def work(session: Session, actor: str, auth: Authorizer | None) -> Result:
+        if auth is not None:
+            for _req, base, _model, rows, fields in planned:
+                for row in rows:
+                    auth.write("create", row)
+                if fields is not None:
+                    auth.read(fields, base + "/requested_data")
+        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
         bodies = []
         for _req, _base, model, rows, fields in planned:
             ids = writer.create(model, rows)
@@ -70,9 +70,9 @@ def plan_create(raw: Any, actor: str, registry: Registry, settings: Settings) ->
     return work
 
 
-def plan_update(raw: Any, actor: str, registry: Registry, settings: Settings) -> Work:
+def plan_update(raw: Any, registry: Registry, settings: Settings, hooks: Hooks | None = None) -> Work:
     requests, batch = parse_batch(UpdateRequest, raw, settings.max_batch)
-    ctx = _context(actor, settings)
+    ctx = _context(settings)
     planned = []
     for req, base in requests:
         model = registry.model(req.model_name, base + "/model_name")
@@ -80,10 +80,20 @@ def plan_update(raw: Any, actor: str, registry: Registry, settings: Settings) ->
         filters = _filters(model, req.query_filters, req.allow_all, base + "/query_filters", ctx)
         planned.append((req, base, model, values, filters, _fields(model, req.requested_data, base)))
 
-    def work(session: Session) -> Result:
-        writer = Writer(session, Budget(settings.max_rows_touched))
+    def work(session: Session, actor: str, auth: Authorizer | None) -> Result:
+        members = planned
+        if auth is not None:
+            members = [
+                (req, base, model, values, _authorized(auth, model, "update", filters), fields)
+                for req, base, model, values, filters, fields in planned
+            ]
+            for _req, base, _model, values, _filters, fields in members:
+                auth.write("update", values)
+                if fields is not None:
+                    auth.read(fields, base + "/requested_data")
+        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
         bodies = []
-        for req, base, model, values, filters, fields in planned:
+        for req, base, model, values, filters, fields in members:
             ids = writer.update(
                 model, values, filters, req.update_type == "first_match", base + "/query_filters"
             )
@@ -93,9 +103,9 @@ def plan_update(raw: Any, actor: str, registry: Registry, settings: Settings) ->
     return work
 
 
-def plan_delete(raw: Any, actor: str, registry: Registry, settings: Settings) -> Work:
+def plan_delete(raw: Any, registry: Registry, settings: Settings, hooks: Hooks | None = None) -> Work:
     requests, batch = parse_batch(DeleteRequest, raw, settings.max_batch)
-    ctx = _context(actor, settings)
+    ctx = _context(settings)
     planned = []
     for req, base in requests:
         model = registry.model(req.model_name, base + "/model_name")
@@ -110,9 +120,18 @@ def plan_delete(raw: Any, actor: str, registry: Registry, settings: Settings) ->
         also_do = validate_values(model, also, at + "/also_do", ctx, creating=False) if also else None
         planned.append((req, at, model, filters, also_do))
 
-    def work(session: Session) -> Result:
-        writer = Writer(session, Budget(settings.max_rows_touched))
-        for req, at, model, filters, also_do in planned:
+    def work(session: Session, actor: str, auth: Authorizer | None) -> Result:
+        members = planned
+        if auth is not None:
+            members = [
+                (req, at, model, _authorized(auth, model, "delete", filters), also_do)
+                for req, at, model, filters, also_do in planned
+            ]
+            for _req, _at, _model, _filters, also_do in members:
+                if also_do is not None:
+                    auth.write("update", also_do)
+        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
+        for req, at, model, filters, also_do in members:
             writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
         references = [r.reference or r.model_name for r, *_ in planned]
         return _result([[] for _ in planned], batch, references, "deleted")
@@ -120,8 +139,15 @@ def plan_delete(raw: Any, actor: str, registry: Registry, settings: Settings) ->
     return work
 
 
-def _context(actor: str, settings: Settings) -> Context:
-    return Context(datetime.now(UTC), actor, Limits.of(settings))
+def _context(settings: Settings) -> Context:
+    return Context(datetime.now(UTC), Limits.of(settings))
+
+
+def _authorized(auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:
+    """Check the operation and every filter path against the grants; add the row rule."""
+    auth.grant(model, op, "")
+    auth.filters(filters, model)
+    return auth.restrict(model, op, filters)
 
 
 def _filters(model: ModelInfo, raw: dict[str, Any], allow_all: bool, at: str, ctx: Context) -> BoolOp | None:

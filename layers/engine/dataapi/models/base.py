@@ -26,6 +26,8 @@ class Base(DeclarativeBase):
     """Columns the server owns: values sent by clients are ignored on create and update."""
     __caller_stamped__: ClassVar[tuple[str, ...]] = ()
     """Columns stamped with the caller's username on create, whatever the client sent."""
+    __write_only__: ClassVar[tuple[str, ...]] = ()
+    """Names accepted on writes but never stored, read or filtered (User.password goes to Cognito)."""
     __file_fields__: ClassVar[dict[str, str]] = {}
     """File columns: name -> "one" (a key) or "list" (a JSON list of keys)."""
 

@@ -32,6 +32,7 @@ class User(Base):
     __tablename__ = "User"
     __server_managed__: ClassVar[tuple[str, ...]] = ("id", "cognito_sub", "tokens_valid_after")
     __file_fields__: ClassVar[dict[str, str]] = {"profile_picture": "one"}
+    __write_only__: ClassVar[tuple[str, ...]] = ("password",)  # lives in Cognito, never here
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(120), unique=True)

@@ -4,17 +4,18 @@ relationship actions use the ORM unit of work on the rows they concern.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, FromClause, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded, NotFound
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
+from dataapi.policy import Operation
 from dataapi.query.joins import Aliases
 from dataapi.query.validate import BoolOp
 from dataapi.query.where import compile_where
-from dataapi.registry import ModelInfo
+from dataapi.registry import ModelInfo, RelationshipInfo
 
 
 class Budget:
@@ -34,11 +35,44 @@ class Budget:
             )
 
 
+class Guard(Protocol):
+    """Policy checks that need loaded rows (dataapi.authorize.Authorizer implements it)."""
+
+    def restrict(self, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None: ...
+    def row(self, model: ModelInfo, op: Operation, obj: Any, at: str) -> None: ...
+    def relationship(self, rel: RelationshipInfo, parent: Any, related: list[Any], at: str) -> None: ...
+
+
+class RowHook(Protocol):
+    """Per-row side effects of a model (User rows mirror Cognito users): disables set-based paths."""
+
+    def created(self, obj: Any, row: RowValues) -> None: ...
+    def updated(self, obj: Any, row: RowValues, before: dict[str, Any]) -> None: ...
+    def deleting(self, obj: Any) -> None: ...
+
+
 class Writer:
-    def __init__(self, session: Session, budget: Budget) -> None:
+    def __init__(
+        self,
+        session: Session,
+        budget: Budget,
+        actor: str,
+        guard: Guard | None = None,
+        hooks: dict[str, RowHook] | None = None,
+    ) -> None:
         self.session = session
         self.budget = budget
+        self.actor = actor  # stamped on caller-stamped columns of created rows
+        self.guard = guard
+        self.hooks = hooks or {}
         self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
+
+    def _stamped(self, row: RowValues) -> dict[str, Any]:
+        columns = dict(row.columns)
+        for col in row.model.columns.values():
+            if col.caller_stamped:
+                columns[col.key] = self.actor
+        return columns
 
     # ---- matching rows --------------------------------------------------------------------
 
@@ -59,19 +93,23 @@ class Writer:
     def create(self, model: ModelInfo, rows: list[RowValues]) -> list[Any]:
         """Insert rows, returning their ids in order. Rows without actions go in one multi-row INSERT."""
         self.budget.spend(len(rows), rows[0].at)
-        if all(not r.actions for r in rows):
+        if model.name not in self.hooks and all(not r.actions for r in rows):
             self.session.flush()
             # ORM bulk INSERT: rows batch by key set into multi-row VALUES, ids come back in order.
             stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
-            return list(self.session.scalars(stmt, [r.columns for r in rows]))
+            return list(self.session.scalars(stmt, [self._stamped(r) for r in rows]))
         objects = [self.new(r) for r in rows]
         self.session.flush()
         return [getattr(o, model.pk.key) for o in objects]
 
     def new(self, row: RowValues) -> Any:
-        obj = row.model.cls(**row.columns)
+        obj = row.model.cls(**self._stamped(row))
         self.session.add(obj)
         self.apply_actions(obj, row)
+        hook = self.hooks.get(row.model.name)
+        if hook is not None:
+            self.session.flush()  # database work first: constraint errors surface before any side effect
+            hook.created(obj, row)
         return obj
 
     # ---- update ---------------------------------------------------------------------------
@@ -82,7 +120,7 @@ class Writer:
         ids_query = self.matching_ids(model, filters, first)
         pk = model.table.c[model.pk.key]
         self.session.flush()
-        if not values.actions:
+        if not values.actions and model.name not in self.hooks:
             if values.columns:
                 stmt = update(model.table).where(pk.in_(ids_query)).values(values.columns).returning(pk)
                 ids = sorted(self.session.scalars(stmt), reverse=True)  # the default order, id DESC
@@ -105,9 +143,14 @@ class Writer:
         )
 
     def apply(self, obj: Any, values: RowValues) -> None:
+        hook = self.hooks.get(values.model.name)
+        before = {key: getattr(obj, key) for key in values.columns} if hook is not None else {}
         for key, value in values.columns.items():
             setattr(obj, key, value)
         self.apply_actions(obj, values)
+        if hook is not None:
+            self.session.flush()
+            hook.updated(obj, values, before)
 
     # ---- delete ---------------------------------------------------------------------------
 
@@ -116,11 +159,15 @@ class Writer:
     ) -> list[Any]:
         ids_query = self.matching_ids(model, filters, first)
         pk = model.table.c[model.pk.key]
-        if also_do is not None:
+        hook = self.hooks.get(model.name)
+        if also_do is not None or hook is not None:
             objects = self.load(model, ids_query)
             self._found(model, [getattr(o, model.pk.key) for o in objects], at)
             for obj in objects:
-                self.apply(obj, also_do)
+                if also_do is not None:
+                    self.apply(obj, also_do)
+                if hook is not None:
+                    hook.deleting(obj)
             ids = [getattr(o, model.pk.key) for o in objects]
             self.session.flush()
             self.session.execute(delete(model.table).where(pk.in_(ids)))
@@ -156,7 +203,8 @@ class Writer:
             target = action.rel.target
             # A to-one holds one row: only the first match is linked (and gets also_do).
             first = action.first or not action.rel.uselist
-            rows = self.load(target, self.matching_ids(target, action.filters, first))
+            filters = self.guard.restrict(target, "get", action.filters) if self.guard else action.filters
+            rows = self.load(target, self.matching_ids(target, filters, first))
             if not rows:
                 if action.create_if_none is None:
                     raise NotFound(
@@ -167,10 +215,13 @@ class Writer:
                 rows = [self.new(action.create_if_none)]
             elif action.also_do is not None:
                 for linked in rows:
+                    self._check_row(target, linked, action.at)
                     self.apply(linked, action.also_do)
             self.budget.spend(len(rows), action.at)
             self._linked[id(action)] = rows
         key = action.rel.key
+        if self.guard is not None:
+            self.guard.relationship(action.rel, obj, rows, action.at)
         if action.rel.uselist:
             collection = getattr(obj, key)
             for linked in rows:
@@ -195,6 +246,8 @@ class Writer:
             keep = set(self.session.scalars(query))
             chosen = [r for r in related if getattr(r, target.pk.key) in keep]
         self.budget.spend(len(chosen), action.at)
+        if self.guard is not None:
+            self.guard.relationship(action.rel, obj, chosen, action.at)
         if action.rel.uselist:
             for r in chosen:
                 current.remove(r)
@@ -204,6 +257,8 @@ class Writer:
     def _create(self, obj: Any, action: Create) -> None:
         self.budget.spend(len(action.rows), action.at)
         created = [self.new(r) for r in action.rows]
+        if self.guard is not None:
+            self.guard.relationship(action.rel, obj, created, action.at)
         key = action.rel.key
         if not action.rel.uselist:
             setattr(obj, key, created[0])
@@ -217,4 +272,9 @@ class Writer:
         related = list(current) if action.rel.uselist else [current] if current is not None else []
         self.budget.spend(len(related), action.at)
         for r in related:
+            self._check_row(action.rel.target, r, action.at)
             self.apply(r, action.values)
+
+    def _check_row(self, model: ModelInfo, obj: Any, at: str) -> None:
+        if self.guard is not None:
+            self.guard.row(model, "update", obj, at)

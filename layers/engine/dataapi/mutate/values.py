@@ -35,6 +35,7 @@ class RowValues:
     columns: dict[str, Any]
     actions: list[Action] = field(default_factory=list)
     at: str = ""
+    write_only: dict[str, str] = field(default_factory=dict)  # e.g. User.password, for a write hook
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,6 @@ Action = Link | Unlink | Create | Through
 @dataclass(frozen=True, slots=True)
 class Context:
     now: datetime
-    actor: str
     limits: Limits
 
 
@@ -121,14 +121,15 @@ def validate_values(
             row.columns[key] = _column_value(col, value, key_at, ctx)
         elif key in model.relationships:
             row.actions.append(_action(model.relationships[key], value, key_at, ctx, depth))
+        elif key in model.write_only:
+            if not isinstance(value, str) or not value:
+                raise WrongValueType(f"'{key}' must be a non-empty string.", at=key_at, detail=f"field={key}")
+            row.write_only[key] = value
         else:
             raise UnknownField(
                 f"'{key}' is not a field or relationship of {model.name}.", at=key_at, detail=f"field={key}"
             )
     if creating:
-        for col in model.columns.values():
-            if col.caller_stamped:
-                row.columns[col.key] = ctx.actor
         _require(row)
     return row
 
@@ -154,6 +155,7 @@ def _require(row: RowValues) -> None:
         if not c.nullable
         and not c.has_default
         and not c.server_managed
+        and not c.caller_stamped
         and c.key not in row.columns
         and c.key not in covered
     ]

@@ -56,6 +56,9 @@ def coerce(col: ColumnInfo, value: Any, at: str, now: datetime) -> Any:
         if isinstance(value, str):
             if "\x00" in value:  # PostgreSQL text cannot hold NUL
                 raise _fail(col, "\\0", at, "text without NUL characters")
+            length = getattr(col.column.type, "length", None)
+            if length is not None and len(value) > length:
+                raise _fail(col, value[:20] + "…", at, f"at most {length} characters")
             return value
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             return str(value)

@@ -53,7 +53,7 @@ def render(col: ColumnInfo, alias: FromClause) -> ColumnElement[Any]:
 
 def project(fields: Fields, alias: FromClause, aliases: Aliases) -> ColumnElement[Any]:
     args: list[ColumnElement[Any]] = []
-    for name, entry in fields.entries:
+    for name, entry, _at in fields.entries:
         args.append(_name(name))
         if isinstance(entry, ColumnInfo):
             args.append(render(entry, alias))

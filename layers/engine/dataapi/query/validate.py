@@ -60,14 +60,14 @@ def resolve_path(model: ModelInfo, key: str, at: str) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Fields:
-    """Validated requested_data for one model: entries in request order."""
+    """Validated requested_data for one model: (name, column or (relationship, fields), pointer)."""
 
     model: ModelInfo
-    entries: tuple[tuple[str, ColumnInfo | tuple[RelationshipInfo, Fields]], ...]
+    entries: tuple[tuple[str, ColumnInfo | tuple[RelationshipInfo, Fields], str], ...]
 
 
 def validate_fields(model: ModelInfo, tree: dict[str, FieldNode]) -> Fields:
-    entries: list[tuple[str, ColumnInfo | tuple[RelationshipInfo, Fields]]] = []
+    entries: list[tuple[str, ColumnInfo | tuple[RelationshipInfo, Fields], str]] = []
     for name, node in tree.items():
         if node.children is None:
             col = model.columns.get(name)
@@ -82,14 +82,14 @@ def validate_fields(model: ModelInfo, tree: dict[str, FieldNode]) -> Fields:
                 raise UnknownField(
                     f"'{name}' is not a field of {model.name}.", at=node.at, detail=f"field={name}"
                 )
-            entries.append((name, col))
+            entries.append((name, col, node.at))
         else:
             rel = model.relationships.get(name)
             if rel is None:
                 raise UnknownField(
                     f"'{name}' is not a relationship of {model.name}.", at=node.at, detail=f"field={name}"
                 )
-            entries.append((name, (rel, validate_fields(rel.target, node.children))))
+            entries.append((name, (rel, validate_fields(rel.target, node.children)), node.at))
     return Fields(model, tuple(entries))
 
 

@@ -1,0 +1,68 @@
+"""The operations as handlers call them: validated first, then, in the request's one transaction,
+the caller loaded, the policy enforced, and the engine run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dataapi import reads, writes
+from dataapi.authorize import Authorizer
+from dataapi.caller import load_caller, require_role
+from dataapi.db import run_in_transaction, transaction
+from dataapi.policy import default_policy
+from dataapi.query.validate import resolve_path
+from dataapi.reads import Result
+from dataapi.registry import Registry, default_registry
+from dataapi.settings import Settings, get_settings
+
+Claims = dict[str, str]
+
+
+def get_items(raw: Any, claims: Claims) -> Result:
+    settings = get_settings()
+    valid = reads.validate(raw, default_registry(), settings, datetime.now(UTC))
+    with transaction() as session:
+        auth = _authorizer(session, claims)
+        auth.read(valid.fields, "/requested_data")
+        auth.filters(valid.filters, valid.model)
+        for i, spec in enumerate(valid.request.order_by or []):
+            at = f"/order_by/{i}"
+            auth.path(valid.model, resolve_path(valid.model, spec.removeprefix("-"), at), at)
+        filters = auth.restrict(valid.model, "get", valid.filters)
+        return reads.run(session, reads.compile_read(valid, filters), settings)
+
+
+Plan = Callable[[Any, Registry, Settings], writes.Work]
+
+
+def create_items(raw: Any, claims: Claims) -> Result:
+    return _write(writes.plan_create, raw, claims)
+
+
+def update_items(raw: Any, claims: Claims) -> Result:
+    return _write(writes.plan_update, raw, claims)
+
+
+def delete_items(raw: Any, claims: Claims) -> Result:
+    return _write(writes.plan_delete, raw, claims)
+
+
+def _write(plan: Plan, raw: Any, claims: Claims) -> Result:
+    work = plan(raw, default_registry(), get_settings())
+
+    def as_caller(session: Session) -> Result:
+        auth = _authorizer(session, claims)
+        return work(session, auth.caller.username, auth)
+
+    return run_in_transaction(as_caller)
+
+
+def _authorizer(session: Session, claims: Claims) -> Authorizer:
+    caller = load_caller(session, claims)
+    require_role(caller)
+    return Authorizer(default_policy(), caller)

@@ -1,0 +1,141 @@
+"""Enforce the policy on every part of a validated request: fields read, filtered and written,
+relationship hops, nested actions and `also_do`, plus the row rules.
+
+Runs after validation (so a name that is not a field was already a 400) and before any data
+statement; what no grant covers is a 403 naming it, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataapi.caller import Caller
+from dataapi.errors import Forbidden, pointer
+from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
+from dataapi.policy import Grant, Operation, Policy
+from dataapi.query.validate import BoolOp, Fields, Filter, Path, Pred
+from dataapi.registry import ModelInfo, RelationshipInfo
+
+_VERBS = {"get": "read", "create": "create", "update": "change", "delete": "delete"}
+
+
+class Authorizer:
+    def __init__(self, policy: Policy, caller: Caller) -> None:
+        self.policy = policy
+        self.caller = caller
+        self._forbidden_rels = frozenset(policy.spec.self_grant_forbidden)
+
+    # ---- grants ---------------------------------------------------------------------------
+
+    def grant(self, model: ModelInfo, op: Operation, at: str) -> Grant:
+        found = self.policy.grant(self.caller.principals, model.name, op)
+        if found is None:
+            raise Forbidden(
+                f"You may not {_VERBS[op]} {model.name} rows.",
+                at=at or "/",
+                detail=f"model={model.name} operation={op}",
+            )
+        return found
+
+    def _field(self, allowed: bool, model: ModelInfo, name: str, op: str, at: str) -> None:
+        if not allowed:
+            raise Forbidden(
+                f"You may not {op} '{name}' of {model.name}.",
+                at=at or "/",
+                detail=f"field={name} operation={op}",
+            )
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def read(self, fields: Fields, at: str) -> None:
+        grant = self.grant(fields.model, "get", at)
+        for name, entry, entry_at in fields.entries:
+            self._field(grant.covers(name), fields.model, name, "read", entry_at)
+            if isinstance(entry, tuple):
+                self.read(entry[1], entry_at)
+
+    def filters(self, node: Filter | None, model: ModelInfo) -> None:
+        if node is None:
+            return
+        if isinstance(node, BoolOp):
+            for child in node.children:
+                self.filters(child, model)
+            return
+        self.path(model, node.path, node.at)
+
+    def path(self, model: ModelInfo, path: Path, at: str) -> None:
+        current = model
+        for hop in path.hops:
+            self._field(self.grant(current, "get", at).filters(hop.key), current, hop.key, "filter on", at)
+            current = hop.target
+        if path.column is not None:
+            self._field(
+                self.grant(current, "get", at).filters(path.column.key),
+                current,
+                path.column.key,
+                "filter on",
+                at,
+            )
+
+    def restrict(self, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:
+        """Add the row rule ("own rows only") of the caller's grant to a top-level filter."""
+        rule = self.row_rule(model, op)
+        if rule is None:
+            return filters
+        return BoolOp("and", (rule,) if filters is None else (filters, rule))
+
+    def row_rule(self, model: ModelInfo, op: Operation) -> Pred | None:
+        if not self.grant(model, op, "").own_rows:
+            return None
+        column = model.columns[self.policy.spec.own_rows[model.name]]
+        return Pred(Path((), column, (), model), "==", self.caller.user_id, "")
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    def write(self, op: Operation, row: RowValues) -> None:
+        grant = self.grant(row.model, op, row.at)
+        for name in [*row.columns, *row.write_only]:
+            self._field(grant.covers(name), row.model, name, "write", row.at + pointer(name))
+        for action in row.actions:
+            self._field(grant.covers(action.rel.key), row.model, action.rel.key, "write", action.at)
+            target = action.rel.target
+            if isinstance(action, Link):
+                self.filters(action.filters, target)
+                if action.also_do is not None:
+                    self.write("update", action.also_do)
+                if action.create_if_none is not None:
+                    self.write("create", action.create_if_none)
+            elif isinstance(action, Unlink):
+                self.filters(action.filters, target)
+            elif isinstance(action, Create):
+                for created in action.rows:
+                    self.write("create", created)
+            elif isinstance(action, Through):
+                self.write("update", action.values)
+
+    # ---- checks on loaded rows (the Writer calls these) -----------------------------------
+
+    def row(self, model: ModelInfo, op: Operation, obj: Any, at: str) -> None:
+        """A nested write on a loaded row must respect the row rule of its grant."""
+        rule = self.row_rule(model, op)
+        if rule is not None and getattr(obj, rule.path.column.key) != self.caller.user_id:  # type: ignore[union-attr]
+            raise Forbidden(
+                f"You may only {_VERBS[op]} your own {model.name} row.", at=at or "/", detail="rows=own"
+            )
+
+    def relationship(self, rel: RelationshipInfo, parent: Any, related: list[Any], at: str) -> None:
+        """No one grants themselves a role: relationships listed in the policy never touch the caller."""
+        if f"{rel.parent.name}.{rel.key}" not in self._forbidden_rels or self.caller.user_id is None:
+            return
+        mine = self.policy.spec.caller_model
+        pk = rel.parent.pk.key
+        touches_me = (rel.parent.name == mine and getattr(parent, pk, None) == self.caller.user_id) or (
+            rel.target.name == mine
+            and any(getattr(r, rel.target.pk.key, None) == self.caller.user_id for r in related)
+        )
+        if touches_me:
+            raise Forbidden(
+                f"You may not change '{rel.key}' of your own account.",
+                at=at or "/",
+                detail=f"field={rel.key} self-grant",
+            )

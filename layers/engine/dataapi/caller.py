@@ -1,0 +1,98 @@
+"""Who is calling: the User row behind the token's claims, with its roles, in one statement.
+
+Found by `cognito_sub`, else by email (case-insensitive; then `cognito_sub` is filled in). Claims
+come from API Gateway's Cognito authorizer, every value a string. The scheduler is a principal of
+its own, with no row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
+
+from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.models import Role, User
+from dataapi.models.purchase import user_roles
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: int | None
+    username: str
+    email: str | None = None
+    roles: tuple[dict[str, Any], ...] = ()
+    scheduler: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def principals(self) -> tuple[str, ...]:
+        return ("scheduler",) if self.scheduler else tuple(r["role"] for r in self.roles)
+
+
+SCHEDULER = Caller(None, "scheduler", scheduler=True)
+
+_u, _r = User.__table__, Role.__table__
+_ROLES = func.coalesce(
+    func.json_agg(
+        aggregate_order_by(func.json_build_object("id", _r.c.id, "role", _r.c.role), _r.c.id)
+    ).filter(_r.c.id.is_not(None)),
+    literal_column("'[]'::json"),
+)
+
+
+def load_caller(session: Session, claims: dict[str, str]) -> Caller:
+    sub, email = claims.get("sub"), claims.get("email")
+    if not sub:
+        raise Unauthenticated("Authentication required.", detail="NoSubject")
+    match = _u.c.cognito_sub == sub
+    if email:
+        match = or_(match, func.lower(_u.c.email) == email.lower())
+    query = (
+        select(_u.c.id, _u.c.username, _u.c.email, _u.c.cognito_sub, _u.c.tokens_valid_after, _ROLES)
+        .select_from(
+            _u.outerjoin(user_roles, user_roles.c.user_id == _u.c.id).outerjoin(
+                _r, _r.c.id == user_roles.c.role_id
+            )
+        )
+        .where(match)
+        .group_by(_u.c.id)
+        .order_by((_u.c.cognito_sub == sub).desc().nulls_last())
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    if row is None:
+        raise Forbidden("Your account is not known to this application.", detail="UnknownUser")
+    user_id, username, user_email, known_sub, valid_after, roles = row
+    if known_sub is None:
+        session.execute(update(_u).where(_u.c.id == user_id).values(cognito_sub=sub))
+    elif known_sub != sub:
+        raise Forbidden("Your account is not known to this application.", detail="SubjectMismatch")
+    if valid_after is not None and _issued_at(claims) < int(valid_after.timestamp()):
+        raise Forbidden("Your session has ended. Please log in again.", detail="TokenSignedOut")
+    return Caller(user_id, username, user_email, tuple(roles))
+
+
+def require_role(caller: Caller) -> None:
+    """Data routes need a role; session routes do not."""
+    if not caller.principals:
+        raise Forbidden(
+            "No role is assigned to your account yet; ask an administrator.", detail="NoRoleAssigned"
+        )
+
+
+def _issued_at(claims: dict[str, str]) -> int:
+    """When the token was issued, in epoch seconds (API Gateway passes `iat` as a date string)."""
+    for key in ("auth_time", "iat"):
+        value = claims.get(key, "")
+        if value.isdigit():
+            return int(value)
+        try:
+            return int(datetime.strptime(value, "%a %b %d %H:%M:%S %Z %Y").replace(tzinfo=UTC).timestamp())
+        except ValueError:
+            continue
+    return 0

@@ -1,0 +1,136 @@
+"""Access policy as data (policy.json beside this file), validated once per container.
+
+A principal (a role, or the `scheduler`) maps models to operations; each grant names the fields it
+covers (relationships count as fields), the fields that may be filtered on, and an optional row
+rule ("own": only the caller's own rows). Deny by default: what no grant of the caller covers is
+refused with 403 naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Operation = Literal["get", "create", "update", "delete"]
+ALL = "*"
+
+
+class GrantSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[str] | Literal["*"] = ALL
+    filter: list[str] | Literal["*"] | None = None  # defaults to `fields`
+    rows: Literal["own"] | None = None
+
+
+class FilesSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    presign: list[str] = Field(default_factory=list)
+    delete: list[str] = Field(default_factory=list)
+
+
+class PrincipalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: dict[str, dict[Operation, GrantSpec | Literal["*"]]] = Field(default_factory=dict)
+    files: FilesSpec = Field(default_factory=FilesSpec)
+
+
+class PolicySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = ""
+    caller_model: str
+    own_rows: dict[str, str] = Field(default_factory=dict)
+    default_roles: list[str] = Field(default_factory=list)
+    self_grant_forbidden: list[str] = Field(default_factory=list)
+    principals: dict[str, PrincipalSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicySpec:
+        for role in self.default_roles:
+            if role not in self.principals:
+                raise ValueError(f"default role {role!r} has no grants")
+        for name, principal in self.principals.items():
+            for model, ops in principal.models.items():
+                for op, grant in ops.items():
+                    if isinstance(grant, GrantSpec) and grant.rows == "own" and model not in self.own_rows:
+                        raise ValueError(f"{name}.{model}.{op}: rows 'own' needs own_rows[{model!r}]")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One operation on one model, merged over the caller's principals."""
+
+    fields: frozenset[str] | None  # None: every field
+    filter: frozenset[str] | None
+    own_rows: bool
+
+    def covers(self, name: str) -> bool:
+        return self.fields is None or name in self.fields
+
+    def filters(self, name: str) -> bool:
+        return self.filter is None or name in self.filter
+
+
+def _names(value: list[str] | Literal["*"] | None) -> frozenset[str] | None:
+    return None if value is None or value == ALL else frozenset(value)
+
+
+class Policy:
+    def __init__(self, spec: PolicySpec) -> None:
+        self.spec = spec
+
+    def grant(self, principals: tuple[str, ...], model: str, op: Operation) -> Grant | None:
+        found: list[Grant] = []
+        for name in principals:
+            spec = self.spec.principals.get(name)
+            if spec is None:
+                continue
+            ops = spec.models.get(model) or spec.models.get(ALL)
+            raw = ops.get(op) if ops else None
+            if raw is None:
+                continue
+            g = GrantSpec() if raw == ALL else raw
+            fields = _names(g.fields)
+            found.append(Grant(fields, fields if g.filter is None else _names(g.filter), g.rows == "own"))
+        if not found:
+            return None
+        return Grant(
+            _union(g.fields for g in found),
+            _union(g.filter for g in found),
+            all(g.own_rows for g in found),  # any grant without the rule lifts it
+        )
+
+    def file_prefixes(self, principals: tuple[str, ...], action: Literal["presign", "delete"]) -> list[str]:
+        prefixes: list[str] = []
+        for name in principals:
+            spec = self.spec.principals.get(name)
+            if spec is not None:
+                prefixes += getattr(spec.files, action)
+        return prefixes
+
+
+def _union(sets: object) -> frozenset[str] | None:
+    merged: set[str] = set()
+    for s in sets:  # type: ignore[attr-defined]
+        if s is None:
+            return None
+        merged |= s
+    return frozenset(merged)
+
+
+def load_policy(path: Path) -> Policy:
+    return Policy(PolicySpec.model_validate(json.loads(path.read_text())))
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    return load_policy(Path(__file__).with_name("policy.json"))
