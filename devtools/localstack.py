@@ -172,11 +172,13 @@ def create_cognito(endpoint: str) -> dict[str, Any]:
     """A pool and client like the template's, with the demo users; returns ids and subs."""
     pool_props, client_props = _template_user_pool()
     idp = cognito_client(endpoint)
+    password_policy = dict(pool_props.get("Policies", {}).get("PasswordPolicy", {}))
+    password_policy["MinimumLength"] = int(password_policy.get("MinimumLength", 10))  # a Ref resolves to text
     pool = idp.create_user_pool(
         PoolName="dataapi-local",
         UsernameAttributes=pool_props.get("UsernameAttributes", ["email"]),
         AutoVerifiedAttributes=pool_props.get("AutoVerifiedAttributes", ["email"]),
-        Policies=pool_props.get("Policies", {}),
+        Policies={"PasswordPolicy": password_policy},
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
     )["UserPool"]
     units = client_props.get("TokenValidityUnits", {})

@@ -187,7 +187,8 @@ def test_user_pool_and_client(template: dict[str, Any]) -> None:
     assert pool["UsernameAttributes"] == ["email"]
     assert pool["AutoVerifiedAttributes"] == ["email"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 8
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == {"Ref": "PasswordMinimumLength"}
+    assert template["Parameters"]["PasswordMinimumLength"]["MinValue"] >= 8
     client = template["Resources"]["UserPoolClient"]["Properties"]
     assert client["GenerateSecret"] is False
     assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}

@@ -19,8 +19,11 @@ from dataapi.query.validate import resolve_path
 from dataapi.reads import Result
 from dataapi.registry import Registry, default_registry
 from dataapi.settings import Settings, get_settings
+from dataapi.users import CognitoUsers
 
 Claims = dict[str, str]
+
+default_policy().check(default_registry())  # a policy naming unknown models or fields fails the cold start
 
 
 def get_items(raw: Any, claims: Claims) -> Result:
@@ -54,12 +57,23 @@ def delete_items(raw: Any, claims: Claims) -> Result:
 
 def _write(plan: Plan, raw: Any, claims: Claims) -> Result:
     work = plan(raw, default_registry(), get_settings())
+    directories: list[CognitoUsers] = []
 
     def as_caller(session: Session) -> Result:
         auth = _authorizer(session, claims)
-        return work(session, auth.caller.username, auth)
+        users = CognitoUsers(session, default_policy().spec.default_roles)
+        directories.append(users)
+        return work(session, auth.caller.username, auth, {"User": users})
 
-    return run_in_transaction(as_caller)
+    try:
+        result = run_in_transaction(as_caller)
+    except Exception:
+        for users in directories:  # the transaction did not hold: undo what Cognito was told
+            users.compensate()
+        raise
+    for users in directories:
+        users.committed()
+    return result
 
 
 def _authorizer(session: Session, claims: Claims) -> Authorizer:

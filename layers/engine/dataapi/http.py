@@ -61,6 +61,11 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         raise MalformedRequest("The request body is not valid JSON.", at="/", detail="InvalidJSON") from None
 
 
+def optional_json_body(app: APIGatewayRestResolver) -> Any:
+    """The JSON body, or None when there is none (`POST /api` is sent with `{}` or nothing)."""
+    return json_body(app) if app.current_event.body else None
+
+
 def claims(app: APIGatewayRestResolver) -> dict[str, str]:
     """The caller's claims as API Gateway's Cognito authorizer passes them (all strings)."""
     context = app.current_event.get("requestContext") or {}

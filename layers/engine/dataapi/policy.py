@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dataapi.registry import Registry
+
 Operation = Literal["get", "create", "update", "delete"]
 ALL = "*"
 
@@ -108,6 +110,26 @@ class Policy:
             _union(g.filter for g in found),
             all(g.own_rows for g in found),  # any grant without the rule lifts it
         )
+
+    def check(self, registry: Registry) -> None:
+        """Every model and field the policy names exists (relationships and write-only names count)."""
+        for name, principal in self.spec.principals.items():
+            for model_name, ops in principal.models.items():
+                if model_name == ALL:
+                    continue
+                model = registry.model(model_name, f"policy {name}")
+                known = set(model.columns) | set(model.relationships) | model.write_only
+                for op, grant in ops.items():
+                    if isinstance(grant, GrantSpec):
+                        for listed in (grant.fields, grant.filter):
+                            unknown = set() if listed in (None, ALL) else set(listed) - known  # type: ignore[arg-type]
+                            if unknown:
+                                raise ValueError(
+                                    f"policy {name}.{model_name}.{op} names unknown fields {sorted(unknown)}"
+                                )
+        for model_name, column in self.spec.own_rows.items():
+            if column not in registry.model(model_name, "policy own_rows").columns:
+                raise ValueError(f"policy own_rows[{model_name!r}] is not a column")
 
     def file_prefixes(self, principals: tuple[str, ...], action: Literal["presign", "delete"]) -> list[str]:
         prefixes: list[str] = []

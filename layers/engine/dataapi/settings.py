@@ -26,6 +26,8 @@ class Settings(BaseModel):
     cognito_issuer: str | None = None
     cognito_jwks_url: str | None = None
     cognito_app_client_id: str | None = None
+    cognito_user_pool_id: str | None = None
+    password_policy: str = "at least 10 characters, with upper- and lower-case letters, a number and a symbol"
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -49,6 +51,8 @@ ENV_NAMES = {
     "cognito_issuer": "COGNITO_ISSUER",
     "cognito_jwks_url": "COGNITO_JWKS_URL",
     "cognito_app_client_id": "COGNITO_APP_CLIENT_ID",
+    "cognito_user_pool_id": "COGNITO_USER_POOL_ID",
+    "password_policy": "PASSWORD_POLICY",
 }
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from dataapi.errors import MalformedRequest
+from dataapi.errors import Forbidden, MalformedRequest, NotFound
 from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
 from dataapi.mutate.values import Context, Limits, validate_rows, validate_values
@@ -27,24 +28,25 @@ if TYPE_CHECKING:
 
 Hooks = dict[str, RowHook]
 
-Work = Callable[[Session, str, "Authorizer | None"], Result]
-"""A validated write, run in a transaction as `actor`, checked by the caller's Authorizer (or none)."""
+Work = Callable[[Session, str, "Authorizer | None", Hooks], Result]
+"""A validated write, run in a transaction as `actor`, checked by the caller's Authorizer (or none),
+with per-row hooks by model name (User rows mirror Cognito users)."""
 
 
 def create(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
     """Run a create with no policy (engine tests and trusted callers)."""
-    return plan_create(raw, registry, settings)(session, actor, None)
+    return plan_create(raw, registry, settings)(session, actor, None, {})
 
 
 def update(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
-    return plan_update(raw, registry, settings)(session, actor, None)
+    return plan_update(raw, registry, settings)(session, actor, None, {})
 
 
 def delete(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
-    return plan_delete(raw, registry, settings)(session, actor, None)
+    return plan_delete(raw, registry, settings)(session, actor, None, {})
 
 
-def plan_create(raw: Any, registry: Registry, settings: Settings, hooks: Hooks | None = None) -> Work:
+def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(CreateRequest, raw, settings.max_batch)
     ctx = _context(settings)
     planned = []
@@ -53,7 +55,7 @@ def plan_create(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
         rows = validate_rows(model, req.object_values, base + "/object_values", ctx, creating=True)
         planned.append((req, base, model, rows, _fields(model, req.requested_data, base)))
 
-    def work(session: Session, actor: str, auth: Authorizer | None) -> Result:
+    def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
         if auth is not None:
             for _req, base, _model, rows, fields in planned:
                 for row in rows:
@@ -70,7 +72,7 @@ def plan_create(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
     return work
 
 
-def plan_update(raw: Any, registry: Registry, settings: Settings, hooks: Hooks | None = None) -> Work:
+def plan_update(raw: Any, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(UpdateRequest, raw, settings.max_batch)
     ctx = _context(settings)
     planned = []
@@ -80,7 +82,7 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
         filters = _filters(model, req.query_filters, req.allow_all, base + "/query_filters", ctx)
         planned.append((req, base, model, values, filters, _fields(model, req.requested_data, base)))
 
-    def work(session: Session, actor: str, auth: Authorizer | None) -> Result:
+    def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
         members = planned
         if auth is not None:
             members = [
@@ -93,17 +95,19 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
                     auth.read(fields, base + "/requested_data")
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
         bodies = []
-        for req, base, model, values, filters, fields in members:
-            ids = writer.update(
-                model, values, filters, req.update_type == "first_match", base + "/query_filters"
-            )
+        for (req, base, model, values, filters, fields), asked in zip(
+            members, [p[4] for p in planned], strict=True
+        ):
+            at = base + "/query_filters"
+            with _own_rows(writer, model, asked, filters, at):
+                ids = writer.update(model, values, filters, req.update_type == "first_match", at)
             bodies.append(_rows(session, model, fields, ids) if fields else [])
         return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "updated")
 
     return work
 
 
-def plan_delete(raw: Any, registry: Registry, settings: Settings, hooks: Hooks | None = None) -> Work:
+def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(DeleteRequest, raw, settings.max_batch)
     ctx = _context(settings)
     planned = []
@@ -120,7 +124,7 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
         also_do = validate_values(model, also, at + "/also_do", ctx, creating=False) if also else None
         planned.append((req, at, model, filters, also_do))
 
-    def work(session: Session, actor: str, auth: Authorizer | None) -> Result:
+    def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
         members = planned
         if auth is not None:
             members = [
@@ -131,8 +135,9 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
                 if also_do is not None:
                     auth.write("update", also_do)
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
-        for req, at, model, filters, also_do in members:
-            writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
+        for (req, at, model, filters, also_do), asked in zip(members, [p[3] for p in planned], strict=True):
+            with _own_rows(writer, model, asked, filters, at + "/query_filters"):
+                writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
         references = [r.reference or r.model_name for r, *_ in planned]
         return _result([[] for _ in planned], batch, references, "deleted")
 
@@ -141,6 +146,24 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings, hooks: Hooks |
 
 def _context(settings: Settings) -> Context:
     return Context(datetime.now(UTC), Limits.of(settings))
+
+
+@contextmanager
+def _own_rows(
+    writer: Writer, model: ModelInfo, asked: BoolOp | None, allowed: BoolOp | None, at: str
+) -> Iterator[None]:
+    """When a row rule hid every match, say 403 (rows exist, not yours), not 404."""
+    try:
+        yield
+    except NotFound:
+        if (
+            allowed is not asked
+            and writer.session.scalars(writer.matching_ids(model, asked, True)).first() is not None
+        ):
+            raise Forbidden(
+                f"You may only change your own {model.name} rows.", at=at, detail="rows=own"
+            ) from None
+        raise
 
 
 def _authorized(auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:

@@ -1,0 +1,136 @@
+"""Session routes for existing clients (SPEC §7): log in, who am I, log out.
+
+Every login failure is one 401 with one message: unknown email, wrong password, disabled user and
+a missing User row look the same from outside (the pool also prevents user-existence errors).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictStr
+from sqlalchemy import func, select, update
+
+from dataapi import cognito, reads
+from dataapi.authorize import Authorizer
+from dataapi.caller import Caller, load_caller
+from dataapi.db import EXTERNAL_CALL, transaction
+from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.models import User
+from dataapi.policy import default_policy
+from dataapi.query.parse import parse_model
+from dataapi.query.validate import Fields
+from dataapi.reads import Result
+from dataapi.registry import default_registry
+from dataapi.settings import get_settings
+from dataapi.telemetry import logger
+
+OWN_SHAPE: list[Any] = ["id", "username", "email", "phone", {"roles": ["role", "id"]}, "profile_picture"]
+_LOGIN_FAILED = "Wrong email or password."
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: StrictStr
+    password: StrictStr
+
+
+class MeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested_data: list[str | dict[str, Any]] | None = None
+
+
+def login(raw: Any) -> Result:
+    req = parse_model(LoginRequest, raw)
+    settings = get_settings()
+    if not settings.cognito_app_client_id:
+        raise cognito.DirectoryNotConfigured("The user directory is not configured.", detail="NoAppClient")
+    token = _id_token(req.email, req.password, settings.cognito_app_client_id)
+    with transaction() as session:
+        user = session.scalars(select(User).where(func.lower(User.email) == req.email.lower())).first()
+        if user is None:
+            logger.info("login refused", extra={"reason": "no User row"})
+            raise Unauthenticated(_LOGIN_FAILED, detail="LoginFailed")
+        payload = {
+            "username": user.username,
+            "roles": [{"role": r.role, "id": r.id} for r in sorted(user.roles, key=lambda r: r.id)],
+            "profile_picture": user.profile_picture,
+        }
+    return Result(200, "Logged in.", json.dumps([{"token": token, "payload": payload}]))
+
+
+def _id_token(email: str, password: str, client_id: str) -> str:
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = cognito.client().initiate_auth(
+            AuthFlow="USER_PASSWORD_AUTH",
+            ClientId=client_id,
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException",
+                    "PasswordResetRequiredException", "InvalidParameterException"):  # fmt: skip
+            logger.info("login refused", extra={"code": code})  # the response never says which
+            raise Unauthenticated(_LOGIN_FAILED, detail="LoginFailed") from None
+        raise cognito.translate(exc) from None
+    except Exception as exc:  # network and other botocore failures: 503
+        raise cognito.translate(exc) from None
+    token = (answer.get("AuthenticationResult") or {}).get("IdToken")
+    if not token:  # a challenge (e.g. a new password required) is not a session
+        logger.info("login refused", extra={"challenge": answer.get("ChallengeName")})
+        raise Unauthenticated(_LOGIN_FAILED, detail="LoginFailed")
+    return token
+
+
+def me(raw: Any, claims: dict[str, str]) -> Result:
+    """The caller's own row, in the default shape or shaped by `requested_data`."""
+    req = parse_model(MeRequest, raw if raw is not None else {})
+    settings = get_settings()
+    shaped = req.requested_data is not None
+    request = {"model_name": "User", "requested_data": req.requested_data if shaped else OWN_SHAPE}
+    valid = reads.validate(request, default_registry(), settings, datetime.now(UTC))
+    with transaction() as session:
+        caller = load_caller(session, claims)
+        if shaped:
+            _may_read_own(caller, valid.fields)
+        own = reads.validate(
+            {**request, "query_filters": {"id": caller.user_id}},
+            default_registry(),
+            settings,
+            datetime.now(UTC),
+        )
+        result = reads.run(session, reads.compile_read(own, own.filters), settings)
+    return Result(200, "Data acquired.", result.body)
+
+
+def _may_read_own(caller: Caller, fields: Fields) -> None:
+    """Own-row fields of the default shape, plus whatever the caller's grants let it read of User."""
+    try:
+        Authorizer(default_policy(), caller).read(fields, "/requested_data")
+    except Forbidden:
+        allowed = {"id", "username", "email", "phone", "profile_picture", "roles"}
+        for name, entry, at in fields.entries:
+            nested_ok = not isinstance(entry, tuple) or all(n in ("id", "role") for n, *_ in entry[1].entries)
+            if name not in allowed or not nested_ok:
+                raise Forbidden(
+                    f"You may not read '{name}' of your account.", at=at, detail=f"field={name}"
+                ) from None
+
+
+def logout(claims: dict[str, str]) -> Result:
+    with transaction() as session:
+        caller = load_caller(session, claims)
+        session.execute(update(User).where(User.id == caller.user_id).values(tokens_valid_after=func.now()))
+        session.flush()
+        session.info[EXTERNAL_CALL] = True
+        try:
+            cognito.client().admin_user_global_sign_out(UserPoolId=cognito.pool_id(), Username=claims["sub"])
+        except Exception as exc:  # boto failures become domain errors; domain errors pass through
+            raise cognito.translate(exc) from None
+    return Result(200, "Logged out.", "[]")

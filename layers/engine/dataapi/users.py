@@ -1,0 +1,122 @@
+"""User rows mirror Cognito users (SPEC §7): the write hook for `User`, and its compensation.
+
+Order per row: the database work is flushed first (constraint errors surface before anything
+leaves the database), then Cognito, then the commit; deleted users are removed from Cognito only
+after the commit. If the transaction fails after Cognito was called, `compensate` undoes what it
+can: created users are deleted, disabled ones re-enabled, changed emails restored. A changed
+password cannot be restored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataapi import cognito
+from dataapi.db import EXTERNAL_CALL
+from dataapi.models import Role
+from dataapi.mutate.values import RowValues
+from dataapi.telemetry import logger
+
+
+class CognitoUsers:
+    """A RowHook for `User`, one per request."""
+
+    def __init__(self, session: Session, default_roles: list[str]) -> None:
+        self.session = session
+        self.default_roles = default_roles
+        self._undo: list[tuple[str, dict[str, Any]]] = []  # (Cognito operation, arguments), in order
+        self._after_commit: list[str] = []  # usernames to delete once the commit holds
+
+    def _call(self, operation: str, field: str = "email", **kwargs: Any) -> dict[str, Any]:
+        self.session.info[EXTERNAL_CALL] = True  # from here on, never retried automatically
+        try:
+            return getattr(cognito.client(), operation)(UserPoolId=cognito.pool_id(), **kwargs)
+        except Exception as exc:  # boto errors become domain errors; anything else propagates
+            raise cognito.translate(exc, field) from None
+
+    # ---- RowHook --------------------------------------------------------------------------
+
+    def created(self, obj: Any, row: RowValues) -> None:
+        if not any(action.rel.key == "roles" for action in row.actions) and self.default_roles:
+            obj.roles.extend(self.session.scalars(select(Role).where(Role.role.in_(self.default_roles))))
+        password = row.write_only.get("password")
+        if password is None:
+            return
+        answer = self._call(
+            "admin_create_user",
+            Username=obj.email,
+            UserAttributes=[
+                {"Name": "email", "Value": obj.email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )
+        username = answer["User"]["Username"]
+        self._undo.append(("admin_delete_user", {"Username": username}))
+        attributes = {a["Name"]: a["Value"] for a in answer["User"].get("Attributes", [])}
+        obj.cognito_sub = attributes.get("sub", username)
+        self._call(
+            "admin_set_user_password", "password", Username=username, Password=password, Permanent=True
+        )
+
+    def updated(self, obj: Any, row: RowValues, before: dict[str, Any]) -> None:
+        password = row.write_only.get("password")
+        old_email = before.get("email")
+        changed = "email" in row.columns and old_email is not None and old_email.lower() != obj.email.lower()
+        if not obj.cognito_sub:
+            if password is not None:
+                raise cognito.DirectoryNotConfigured(
+                    f"User '{obj.username}' has no sign-in account to set a password on.",
+                    detail="NoCognitoUser",
+                )
+            return
+        if changed:
+            self._call(
+                "admin_update_user_attributes",
+                Username=obj.cognito_sub,
+                UserAttributes=[
+                    {"Name": "email", "Value": obj.email},
+                    {"Name": "email_verified", "Value": "true"},
+                ],
+            )
+            self._undo.append(
+                (
+                    "admin_update_user_attributes",
+                    {"Username": obj.cognito_sub, "UserAttributes": [{"Name": "email", "Value": old_email}]},
+                )
+            )
+        if password is not None:  # last: it cannot be undone
+            self._call(
+                "admin_set_user_password",
+                "password",
+                Username=obj.cognito_sub,
+                Password=password,
+                Permanent=True,
+            )
+
+    def deleting(self, obj: Any) -> None:
+        if obj.cognito_sub:
+            self._call("admin_disable_user", Username=obj.cognito_sub)
+            self._undo.append(("admin_enable_user", {"Username": obj.cognito_sub}))
+            self._after_commit.append(obj.cognito_sub)
+
+    # ---- after the transaction ------------------------------------------------------------
+
+    def committed(self) -> None:
+        for username in self._after_commit:
+            for attempt in (1, 2, 3):
+                try:
+                    cognito.client().admin_delete_user(UserPoolId=cognito.pool_id(), Username=username)
+                    break
+                except Exception:
+                    logger.exception("cognito delete after commit failed", extra={"attempt": attempt})
+
+    def compensate(self) -> None:
+        for operation, kwargs in reversed(self._undo):
+            try:
+                getattr(cognito.client(), operation)(UserPoolId=cognito.pool_id(), **kwargs)
+            except Exception:
+                logger.exception("cognito compensation failed", extra={"operation": operation})
