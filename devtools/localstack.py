@@ -238,6 +238,34 @@ def id_token(endpoint: str, client_id: str, email: str, password: str) -> str:
 
 
 # -- the stack -------------------------------------------------------------------------------------
+LOCAL_BUCKET = "dataapi-local-files"
+
+
+def create_bucket(endpoint: str, name: str) -> None:
+    """The files bucket in moto_server, with the CORS rules the template gives the real one."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region())
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region()})
+    origins = [o.strip() for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    s3.put_bucket_cors(
+        Bucket=name,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": origins
+                    or ["http://localhost:5173", "https://localhost:5173", "http://127.0.0.1:4173"],
+                    "AllowedMethods": ["PUT", "GET", "HEAD"],
+                    "AllowedHeaders": ["Content-Type"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
+    log(f"files bucket {name} in moto_server")
+
+
 def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) -> dict[str, str]:
     pool_id, reg = cognito["user_pool_id"], region()
     env = {
@@ -290,6 +318,8 @@ def running_stack() -> Iterator[dict[str, Any]]:
         cognito = create_cognito(f"http://127.0.0.1:{moto_port}")
         link_users(url, cognito["subs"])
         env = set_environment(url, moto_port, cognito)
+        create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
+        os.environ["FILES_BUCKET"] = LOCAL_BUCKET
 
         from dataapi import db
         from devtools.gateway import from_environment, make_server
@@ -312,6 +342,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
             "moto_endpoint": env["AWS_ENDPOINT_URL"],
             "region": env["AWS_REGION"],
             "user_pool_id": cognito["user_pool_id"],
+            "files_bucket": LOCAL_BUCKET,
             "client_id": cognito["client_id"],
             "database_url": url,
             "pgdata": str(PGDATA),
@@ -327,7 +358,8 @@ def banner(state: dict[str, Any]) -> str:
   API         {state["api_url"]}   (routes from template.yaml; ID tokens checked like the authorizer)
   PostgreSQL  {state["database_url"]}
               data in {state["pgdata"]} (kept between runs)
-  moto_server {state["moto_endpoint"]}   (Cognito pool {state["user_pool_id"]}, client {state["client_id"]})
+  moto_server {state["moto_endpoint"]}   (Cognito pool {state["user_pool_id"]}, client {state["client_id"]};
+              files bucket {state["files_bucket"]})
   state       {STATE}
   demo users
 {users}

@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dataapi import reads, writes
-from dataapi.authorize import Authorizer
-from dataapi.caller import load_caller, require_role
+from dataapi.authorize import for_caller
 from dataapi.db import run_in_transaction, transaction
 from dataapi.policy import default_policy
 from dataapi.query.validate import resolve_path
@@ -30,7 +29,7 @@ def get_items(raw: Any, claims: Claims) -> Result:
     settings = get_settings()
     valid = reads.validate(raw, default_registry(), settings, datetime.now(UTC))
     with transaction() as session:
-        auth = _authorizer(session, claims)
+        auth = for_caller(session, claims)
         auth.read(valid.fields, "/requested_data")
         auth.filters(valid.filters, valid.model)
         for i, spec in enumerate(valid.request.order_by or []):
@@ -60,7 +59,7 @@ def _write(plan: Plan, raw: Any, claims: Claims) -> Result:
     directories: list[CognitoUsers] = []
 
     def as_caller(session: Session) -> Result:
-        auth = _authorizer(session, claims)
+        auth = for_caller(session, claims)
         users = CognitoUsers(session, default_policy().spec.default_roles)
         directories.append(users)
         return work(session, auth.caller.username, auth, {"User": users})
@@ -74,9 +73,3 @@ def _write(plan: Plan, raw: Any, claims: Claims) -> Result:
     for users in directories:
         users.committed()
     return result
-
-
-def _authorizer(session: Session, claims: Claims) -> Authorizer:
-    caller = load_caller(session, claims)
-    require_role(caller)
-    return Authorizer(default_policy(), caller)

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataapi.caller import Caller
+from sqlalchemy.orm import Session
+
+from dataapi.caller import Caller, load_caller, require_role
 from dataapi.errors import Forbidden, pointer
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
-from dataapi.policy import Grant, Operation, Policy
+from dataapi.policy import Grant, Operation, Policy, default_policy
 from dataapi.query.validate import BoolOp, Fields, Filter, Path, Pred
 from dataapi.registry import ModelInfo, RelationshipInfo
+
+
+def for_caller(session: Session, claims: dict[str, str]) -> Authorizer:
+    """The caller behind the claims, who must hold a role (data and file routes)."""
+    caller = load_caller(session, claims)
+    require_role(caller)
+    return Authorizer(default_policy(), caller)
+
 
 _VERBS = {"get": "read", "create": "create", "update": "change", "delete": "delete"}
 

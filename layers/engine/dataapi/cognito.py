@@ -7,12 +7,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from dataapi.errors import ApiError, BadRequest, Conflict, Unavailable
+from dataapi.errors import ApiError, BadRequest, Conflict, NotConfigured, Unavailable
 from dataapi.settings import get_settings
 from dataapi.telemetry import logger
 
 
-class DirectoryNotConfigured(Unavailable):
+class DirectoryNotConfigured(NotConfigured):
     pass
 
 

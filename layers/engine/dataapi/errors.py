@@ -77,3 +77,7 @@ class Conflict(ApiError):
 
 class Unavailable(ApiError):
     status = 503
+
+
+class NotConfigured(Unavailable):
+    """A feature whose AWS part is not configured here (no user pool, no bucket)."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded
+from dataapi.files import Files
 from dataapi.query import cursor
 from dataapi.query.execute import fetch
 from dataapi.query.joins import Aliases
@@ -63,6 +64,7 @@ class PreparedRead:
     plan: ReadPlan
     per_page: int
     specs: list[str]
+    fields: Fields
 
 
 def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
@@ -80,7 +82,7 @@ def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
     where = compile_where(filters, root, aliases) if filters is not None and filters.children else None
     plan = plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, req.count)
-    return PreparedRead(plan, valid.per_page, specs)
+    return PreparedRead(plan, valid.per_page, specs, valid.fields)
 
 
 def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
@@ -97,7 +99,7 @@ def read(
 
 def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
     page = fetch(session, prepared.plan)
-    body = rows_json(page.rows)
+    body = rows_json(Files(settings).sign_rows(page.rows, prepared.fields))
     guard_size(body, settings.max_response_bytes)
     extra: dict[str, Any] = {"next_cursor": None}
     if len(page.rows) == prepared.per_page and page.last_keys is not None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapper, RelationshipProperty
 
 from dataapi.errors import UnknownField, UnknownModel
+from dataapi.models.base import FileField
 
 
 def _kind(column: Column) -> str:
@@ -56,7 +57,7 @@ class ColumnInfo:
     has_default: bool
     server_managed: bool
     caller_stamped: bool
-    file_kind: str | None
+    file: FileField | None  # S3 keys: canonical on write, presigned on read
 
     @property
     def aware(self) -> bool:
@@ -136,7 +137,7 @@ class Registry:
                 ),
                 server_managed=attr.key in managed,
                 caller_stamped=attr.key in stamped,
-                file_kind=files.get(attr.key),
+                file=files.get(attr.key),
             )
         pk_cols = mapper.primary_key
         if len(pk_cols) != 1:

@@ -18,6 +18,7 @@ from dataapi.authorize import Authorizer
 from dataapi.caller import Caller, load_caller
 from dataapi.db import EXTERNAL_CALL, transaction
 from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.files import Files
 from dataapi.models import User
 from dataapi.policy import default_policy
 from dataapi.query.parse import parse_model
@@ -58,9 +59,14 @@ def login(raw: Any) -> Result:
         payload = {
             "username": user.username,
             "roles": [{"role": r.role, "id": r.id} for r in sorted(user.roles, key=lambda r: r.id)],
-            "profile_picture": user.profile_picture,
+            "profile_picture": _signed(user.profile_picture),
         }
     return Result(200, "Logged in.", json.dumps([{"token": token, "payload": payload}]))
+
+
+def _signed(value: str | None) -> str | None:
+    files = Files(get_settings())
+    return files.sign_value(value) if value is not None and files.configured else value
 
 
 def _id_token(email: str, password: str, client_id: str) -> str:

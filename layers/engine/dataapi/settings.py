@@ -20,6 +20,22 @@ class Settings(BaseModel):
     max_rows_per_list: int = Field(5000, gt=0)
     max_rows_touched: int = Field(10_000, gt=0)
     max_depth: int = Field(8, gt=0)
+    files_bucket: str | None = None
+    aws_region: str = "eu-north-1"
+    s3_endpoint_url: str | None = None  # moto_server locally; AWS otherwise
+    get_url_seconds: int = Field(
+        3600, gt=0, le=43200
+    )  # presigned GETs die with the signer's credentials anyway
+    put_url_seconds: int = Field(300, gt=0, le=3600)
+    upload_types: tuple[str, ...] = (
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+    )
     cors_origins: tuple[str, ...] = LOCAL_ORIGINS
     # `sam local start-api` skips Cognito authorizers: then the handlers verify the bearer token.
     verify_token_in_handler: bool = False
@@ -29,7 +45,7 @@ class Settings(BaseModel):
     cognito_user_pool_id: str | None = None
     password_policy: str = "at least 10 characters, with upper- and lower-case letters, a number and a symbol"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "upload_types", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
@@ -46,6 +62,12 @@ ENV_NAMES = {
     "max_rows_per_list": "MAX_ROWS_PER_LIST",
     "max_rows_touched": "MAX_ROWS_TOUCHED",
     "max_depth": "MAX_DEPTH",
+    "files_bucket": "FILES_BUCKET",
+    "aws_region": "AWS_REGION",
+    "s3_endpoint_url": "AWS_ENDPOINT_URL",
+    "get_url_seconds": "GET_URL_SECONDS",
+    "put_url_seconds": "PUT_URL_SECONDS",
+    "upload_types": "UPLOAD_TYPES",
     "cors_origins": "CORS_ALLOWED_ORIGINS",
     "verify_token_in_handler": "VERIFY_TOKEN_IN_HANDLER",
     "cognito_issuer": "COGNITO_ISSUER",
@@ -57,7 +79,10 @@ ENV_NAMES = {
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
+    env = dict(os.environ if environ is None else environ)
+    # Fallbacks the AWS SDKs also honour: Lambda sets AWS_REGION; locally AWS_DEFAULT_REGION may be all.
+    env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", ""))
+    env.setdefault("AWS_ENDPOINT_URL", env.get("AWS_ENDPOINT_URL_S3", ""))
     return Settings.model_validate({field: env[name] for field, name in ENV_NAMES.items() if env.get(name)})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from dataapi.errors import Forbidden, MalformedRequest, NotFound
+from dataapi.files import Files
 from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
 from dataapi.mutate.values import Context, Limits, validate_rows, validate_values
@@ -21,7 +22,7 @@ from dataapi.query.select import project
 from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
 from dataapi.reads import Result
 from dataapi.registry import ModelInfo, Registry
-from dataapi.settings import Settings
+from dataapi.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from dataapi.authorize import Authorizer
@@ -145,7 +146,7 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
 
 
 def _context(settings: Settings) -> Context:
-    return Context(datetime.now(UTC), Limits.of(settings))
+    return Context(datetime.now(UTC), Limits.of(settings), Files(settings))
 
 
 @contextmanager
@@ -198,7 +199,7 @@ def _rows(session: Session, model: ModelInfo, fields: Fields, ids: list[Any]) ->
     pk = root.c[model.pk.key]
     query = select(pk, cast(project(fields, root, aliases), Text)).select_from(root).where(pk.in_(ids))
     by_id = {row_id: text for row_id, text in session.execute(query)}
-    return [by_id[i] for i in ids if i in by_id]
+    return Files(get_settings()).sign_rows([by_id[i] for i in ids if i in by_id], fields)
 
 
 def _result(bodies: list[list[str]], batch: bool, references: list[str], verb: str) -> Result:

@@ -1,10 +1,20 @@
 """Declarative base shared by every model, with constraint names Alembic can diff reliably."""
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlalchemy import DateTime, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+
+
+@dataclass(frozen=True, slots=True)
+class FileField:
+    """A column of S3 object keys: one key (a string) or a list of keys (JSON), under these prefixes."""
+
+    many: bool
+    prefixes: tuple[str, ...]
+
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -28,8 +38,8 @@ class Base(DeclarativeBase):
     """Columns stamped with the caller's username on create, whatever the client sent."""
     __write_only__: ClassVar[tuple[str, ...]] = ()
     """Names accepted on writes but never stored, read or filtered (User.password goes to Cognito)."""
-    __file_fields__: ClassVar[dict[str, str]] = {}
-    """File columns: name -> "one" (a key) or "list" (a JSON list of keys)."""
+    __file_fields__: ClassVar[dict[str, FileField]] = {}
+    """Columns holding S3 object keys: stored canonical, read back as presigned GET URLs."""
 
 
 TIMESTAMP = DateTime(timezone=True)

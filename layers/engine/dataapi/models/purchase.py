@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dataapi.models.base import JSON_DOC, TIMESTAMP, UTC_NOW, Base
+from dataapi.models.base import JSON_DOC, TIMESTAMP, UTC_NOW, Base, FileField
 
 user_roles = Table(
     "user_roles",
@@ -31,7 +31,7 @@ Items_Notes = Table(
 class User(Base):
     __tablename__ = "User"
     __server_managed__: ClassVar[tuple[str, ...]] = ("id", "cognito_sub", "tokens_valid_after")
-    __file_fields__: ClassVar[dict[str, str]] = {"profile_picture": "one"}
+    __file_fields__: ClassVar[dict[str, FileField]] = {"profile_picture": FileField(False, ("users/",))}
     __write_only__: ClassVar[tuple[str, ...]] = ("password",)  # lives in Cognito, never here
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,7 +147,7 @@ class Item(Base):
     __tablename__ = "Item"
     __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at")
     __caller_stamped__: ClassVar[tuple[str, ...]] = ("created_by",)
-    __file_fields__: ClassVar[dict[str, str]] = {"images": "list"}
+    __file_fields__: ClassVar[dict[str, FileField]] = {"images": FileField(True, ("items/",))}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_number: Mapped[str | None] = mapped_column(String(120), index=True)

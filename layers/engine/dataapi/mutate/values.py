@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from dataapi.errors import LimitExceeded, MalformedRequest, UnknownField, WrongValueType, pointer
+from dataapi.files import Files
 from dataapi.query.coerce import coerce
 from dataapi.query.parse import parse_filters
 from dataapi.query.validate import BoolOp, validate_filters
@@ -78,6 +79,7 @@ Action = Link | Unlink | Create | Through
 class Context:
     now: datetime
     limits: Limits
+    files: Files
 
 
 def validate_rows(
@@ -135,7 +137,7 @@ def validate_values(
 
 
 def _column_value(col: ColumnInfo, value: Any, at: str, ctx: Context) -> Any:
-    converted = coerce(col, value, at, ctx.now)
+    converted = ctx.files.canonical(col, coerce(col, value, at, ctx.now), at)
     blank = converted is None or (col.kind == "str" and isinstance(converted, str) and not converted.strip())
     if not col.nullable and blank:
         raise WrongValueType(f"'{col.key}' cannot be empty.", at=at, detail=f"field={col.key}")

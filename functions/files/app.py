@@ -1,0 +1,28 @@
+"""File routes: POST /api/generate-presigned-url (upload URLs) and POST /api/delete-image-url."""
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dataapi import uploads
+from dataapi.http import claims, create_app, json_body, respond
+from dataapi.telemetry import logger, tracer
+
+app = create_app()
+
+
+@app.post("/api/generate-presigned-url")
+@tracer.capture_method
+def presign_route():
+    return respond(app, uploads.presign(claims=claims(app), raw=json_body(app)))
+
+
+@app.post("/api/delete-image-url")
+@tracer.capture_method
+def delete_route():
+    return respond(app, uploads.delete_files(claims=claims(app), raw=json_body(app)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,188 @@
+"""S3 file fields (SPEC §6): object keys stored in one canonical form, read back as presigned GETs.
+
+Writes accept a key or any URL of the project's bucket — virtual-hosted or path-style, regional or
+global, the local endpoint, signed or not — and store the key. Other hosts, other buckets and keys
+outside the field's prefixes are refused. Nothing here calls AWS at import; signing is local.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from dataapi.errors import WrongValueType
+from dataapi.query.validate import Fields
+from dataapi.registry import ColumnInfo, Registry
+from dataapi.settings import Settings, get_settings
+from dataapi.telemetry import logger
+
+_VIRTUAL = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com$")
+_PATH = re.compile(r"^s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com$")
+
+
+def object_key(value: str, bucket: str, endpoint: str | None) -> str | None:
+    """The key `value` names in `bucket`, or None when it names anything else."""
+    if "://" not in value:
+        key = value
+    else:
+        url = urlsplit(value)
+        host = (url.hostname or "").lower()
+        path = unquote(url.path).lstrip("/")
+        local = urlsplit(endpoint).netloc.lower() if endpoint else None
+        if url.scheme == "s3":
+            found, key = url.netloc, unquote(url.path).lstrip("/")
+        elif url.scheme not in ("http", "https"):
+            return None
+        elif (m := _VIRTUAL.match(host)) is not None:
+            found, key = m.group("bucket"), path
+        elif _PATH.match(host) or (local is not None and url.netloc.lower() == local):
+            found, _, key = path.partition("/")
+        elif local is not None and host.endswith("." + (urlsplit(endpoint).hostname or "")):
+            found, key = host.split(".", 1)[0], path
+        else:
+            return None
+        if found != bucket:
+            return None
+    key = key.lstrip("/")
+    if not key or any(part in ("", ".", "..") for part in key.split("/")):
+        return None
+    return key
+
+
+def under(key: str, prefixes: tuple[str, ...] | list[str]) -> bool:
+    return any(key.startswith(p) for p in prefixes)
+
+
+class Files:
+    """The project's bucket as this container sees it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bucket = settings.files_bucket
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.bucket)
+
+    @property
+    def client(self) -> Any:
+        return _s3(self.settings.aws_region, self.settings.s3_endpoint_url)
+
+    def key(self, value: Any) -> str | None:
+        if not isinstance(value, str) or not self.bucket:
+            return None
+        return object_key(value.strip(), self.bucket, self.settings.s3_endpoint_url)
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    def canonical(self, col: ColumnInfo, value: Any, at: str) -> Any:
+        """The value to store for a file column: keys of our bucket under the field's prefixes."""
+        spec = col.file
+        if value is None or spec is None:
+            return value
+        if not self.configured:
+            logger.warning("file field stored as sent: no bucket configured", extra={"field": col.key})
+            return value
+        if spec.many:
+            if not isinstance(value, list):
+                raise WrongValueType(
+                    f"'{col.key}' takes a list of file keys or URLs.", at=at, detail=f"field={col.key}"
+                )
+            return [self._one(col, v, f"{at}/{i}") for i, v in enumerate(value)]
+        return self._one(col, value, at)
+
+    def _one(self, col: ColumnInfo, value: Any, at: str) -> str:
+        key = self.key(value)
+        prefixes = col.file.prefixes if col.file else ()
+        if key is None or not under(key, prefixes):
+            raise WrongValueType(
+                f"'{col.key}' takes keys or URLs of this application's bucket under {', '.join(prefixes)}.",
+                at=at,
+                detail=f"field={col.key} file",
+            )
+        return key
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def sign_get(self, key: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.settings.get_url_seconds
+        )
+
+    def sign_put(self, key: str, content_type: str) -> str:
+        return self.client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
+            ExpiresIn=self.settings.put_url_seconds,
+        )
+
+    def sign_value(self, value: Any) -> Any:
+        """Stored file value -> presigned GET URL(s); values rows of the old backend stored as URLs too."""
+        if isinstance(value, list):
+            return [self.sign_value(v) for v in value]
+        key = self.key(value)
+        return self.sign_get(key) if key is not None else value
+
+    def sign_rows(self, rows: list[str], fields: Fields) -> list[str]:
+        """Replace file values in rows PostgreSQL built; rows without file fields pass untouched."""
+        if not has_files(fields):
+            return rows
+        if not self.configured:
+            logger.warning("file fields returned as stored: no bucket configured")
+            return rows
+        return [json.dumps(self._sign(json.loads(row), fields), ensure_ascii=False) for row in rows]
+
+    def _sign(self, obj: Any, fields: Fields) -> Any:
+        if obj is None:
+            return None
+        if isinstance(obj, list):
+            return [self._sign(o, fields) for o in obj]
+        for name, entry, _at in fields.entries:
+            if isinstance(entry, ColumnInfo):
+                if entry.file is not None and obj.get(name) is not None:
+                    obj[name] = self.sign_value(obj[name])
+            elif has_files(entry[1]):
+                obj[name] = self._sign(obj.get(name), entry[1])
+        return obj
+
+
+def has_files(fields: Fields) -> bool:
+    return any(
+        (e.file is not None) if isinstance(e, ColumnInfo) else has_files(e[1])
+        for _name, e, _at in fields.entries
+    )
+
+
+def declared_prefixes(registry: Registry) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            {
+                p
+                for m in registry.models.values()
+                for c in m.columns.values()
+                if c.file
+                for p in c.file.prefixes
+            }
+        )
+    )
+
+
+@lru_cache(maxsize=4)
+def _s3(region: str, endpoint: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    style = "path" if endpoint else "virtual"
+    return boto3.client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint,
+        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+    )
+
+
+def default_files() -> Files:
+    return Files(get_settings())

@@ -1,0 +1,175 @@
+"""The file routes (SPEC §6): presigned PUTs for uploads, and deletion of objects.
+
+Both are all-or-nothing: every entry is checked first and one bad entry refuses the whole request
+(400 listing them), so nothing is signed or deleted by halves. A prefix the caller's role has no
+grant for is a policy denial (403).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictStr
+from sqlalchemy import literal, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from dataapi.authorize import Authorizer, for_caller
+from dataapi.db import transaction
+from dataapi.errors import BadRequest, Forbidden, MalformedRequest, NotConfigured
+from dataapi.files import Files, declared_prefixes, under
+from dataapi.policy import ALL, default_policy
+from dataapi.query.parse import parse_model
+from dataapi.reads import Result
+from dataapi.registry import default_registry
+from dataapi.settings import get_settings
+
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "image/avif": ".avif",
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fileName: StrictStr
+    filePath: StrictStr
+    fileType: StrictStr
+
+
+class DeleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[StrictStr]
+
+
+def _files() -> Files:
+    files = Files(get_settings())
+    if not files.configured:
+        raise NotConfigured("File storage is not configured.", detail="NoBucket")
+    return files
+
+
+def _allowed(auth: Authorizer, action: str) -> tuple[str, ...]:
+    granted = default_policy().file_prefixes(auth.caller.principals, action)  # type: ignore[arg-type]
+    declared = declared_prefixes(default_registry())
+    return declared if ALL in granted else tuple(p for p in granted if under(p, declared))
+
+
+def presign(raw: Any, claims: dict[str, str]) -> Result:
+    if not isinstance(raw, list) or not raw:
+        raise MalformedRequest("The body is a non-empty list of {fileName, filePath, fileType}.", at="/")
+    entries = [parse_model(UploadEntry, item, f"/{i}") for i, item in enumerate(raw)]
+    files = _files()
+    settings = get_settings()
+    problems: list[str] = []
+    seen: set[str] = set()
+    declared = declared_prefixes(default_registry())
+    for i, entry in enumerate(entries):
+        if entry.fileName in seen:
+            problems.append(f"/{i}/fileName: '{entry.fileName}' is sent twice")
+        seen.add(entry.fileName)
+        if entry.fileType not in settings.upload_types:
+            problems.append(
+                f"/{i}/fileType: '{entry.fileType}' is not one of {', '.join(settings.upload_types)}"
+            )
+        if not under(_folder(entry.filePath), declared) or ".." in entry.filePath.split("/"):
+            problems.append(f"/{i}/filePath: '{entry.filePath}' is not under {', '.join(declared)}")
+        if not _stem(entry.fileName):
+            problems.append(f"/{i}/fileName: '{entry.fileName}' has no usable characters")
+    if problems:
+        raise BadRequest("Nothing was signed: " + "; ".join(problems) + ".", at="/", detail="invalid entries")
+    with transaction() as session:
+        allowed = _allowed(for_caller(session, claims), "presign")
+    denied = [f"/{i}/filePath" for i, e in enumerate(entries) if not under(_folder(e.filePath), allowed)]
+    if denied:
+        raise Forbidden(
+            f"You may not upload under {', '.join(sorted({entries[int(d.split('/')[1])].filePath for d in denied}))}.",
+            at=denied[0],
+            detail="prefix not granted",
+        )
+    body = []
+    for entry in entries:
+        key = f"{_folder(entry.filePath)}{_stem(entry.fileName)}-{uuid.uuid4().hex[:12]}{_EXTENSIONS.get(entry.fileType, '')}"
+        body.append({"fileName": entry.fileName, "url": files.sign_put(key, entry.fileType)})
+    return Result(200, "Upload URLs signed.", json.dumps(body))
+
+
+def _folder(path: str) -> str:
+    return path.strip().strip("/") + "/"
+
+
+def _stem(name: str) -> str:
+    base = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return _UNSAFE.sub("-", base).strip("-._")[:80]
+
+
+def delete_files(raw: Any, claims: dict[str, str]) -> Result:
+    req = parse_model(DeleteRequest, raw)
+    if not req.urls:
+        raise MalformedRequest("'urls' is empty.", at="/urls", detail="field=urls")
+    files = _files()
+    declared = declared_prefixes(default_registry())
+    keys: list[str] = []
+    problems: list[str] = []
+    for i, url in enumerate(req.urls):
+        key = files.key(url)
+        if key is None or not under(key, declared):
+            problems.append(
+                f"/urls/{i}: not an object of this application's bucket under {', '.join(declared)}"
+            )
+        else:
+            keys.append(key)
+    if problems:
+        raise BadRequest(
+            "Nothing was deleted: " + "; ".join(problems) + ".", at="/urls", detail="invalid entries"
+        )
+    with transaction() as session:
+        auth = for_caller(session, claims)
+        allowed = _allowed(auth, "delete")
+        for i, key in enumerate(keys):
+            if not under(key, allowed):
+                problems.append(f"/urls/{i}: you may not delete under this prefix")
+            elif not _may_change_owners(session, auth, key):
+                problems.append(f"/urls/{i}: a row you may not change still uses it")
+    if problems:
+        raise BadRequest(
+            "Nothing was deleted: " + "; ".join(problems) + ".", at="/urls", detail="not permitted"
+        )
+    unique = list(dict.fromkeys(keys))
+    files.client.delete_objects(
+        Bucket=files.bucket, Delete={"Objects": [{"Key": k} for k in unique], "Quiet": True}
+    )
+    return Result(200, "Files deleted.", json.dumps(unique))
+
+
+def _may_change_owners(session: Session, auth: Authorizer, key: str) -> bool:
+    """A key no row references may go; a referenced one only if the caller may update those rows."""
+    for model in default_registry().models.values():
+        for col in model.columns.values():
+            if col.file is None:
+                continue
+            column = model.table.c[col.key]
+            match = column.contains(literal([key], JSONB)) if col.file.many else column == key
+            owners = list(session.scalars(select(model.cls).where(match)))
+            if not owners:
+                continue
+            grant = auth.policy.grant(auth.caller.principals, model.name, "update")
+            if grant is None or not grant.covers(col.key):
+                return False
+            rule = auth.row_rule(model, "update")
+            if rule is not None and any(
+                getattr(o, rule.path.column.key) != auth.caller.user_id for o in owners
+            ):  # type: ignore[union-attr]
+                return False
+    return True
