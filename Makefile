@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup dev test lint format typecheck bench migrate token build
+.PHONY: setup dev test lint format typecheck bench migrate token openapi
 
 setup:
 	@bash scripts/setup.sh
@@ -35,3 +35,6 @@ migrate: setup
 
 token: setup
 	@$(PY) -m devtools.localstack token
+
+openapi: setup
+	$(PY) -m devtools.openapi --out openapi.json

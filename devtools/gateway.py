@@ -9,6 +9,9 @@ once, from its CodeUri, and it serves one request at a time.
 
 Locally the CORS origin is the request's Origin when it is in the configured list
 (settings.cors_origins), where in AWS it is the stage's one origin.
+
+Beyond the template's routes, it serves the API's docs without auth: `GET /openapi.json` (the
+OpenAPI document of devtools/openapi.py) and `GET /docs` (Swagger UI).
 """
 
 from __future__ import annotations
@@ -296,6 +299,21 @@ class Gateway:
             headers.append(("x-amzn-RequestId", request_id))
         return Response(status, headers, data)
 
+    # -- API docs (not routes of the template: the gateway answers them itself, without auth) ----
+    def docs(self, path: str, request_id: str) -> Response | None:
+        """GET /openapi.json (devtools/openapi.py) and /docs (Swagger UI); None for other paths."""
+        from devtools.openapi import docs_response  # on first use: the API never waits for it
+
+        try:
+            found = docs_response(path, self.template_path)
+        except Exception:
+            print(f"[gateway] API docs failed:\n{traceback.format_exc()}", file=sys.stderr)
+            return self.reject("DEFAULT_5XX", request_id, None, "Internal server error")
+        if found is None:
+            return None
+        status, content_type, data = found
+        return Response(status, [("Content-Type", content_type), ("x-amzn-RequestId", request_id)], data)
+
     # -- the whole request -----------------------------------------------------------------------
     def handle(
         self,
@@ -316,6 +334,12 @@ class Gateway:
         if route is None:
             if method == "OPTIONS" and path_known:
                 return self.preflight(path, request_id, origin)
+            if method in ("GET", "HEAD") and (
+                path in ("/openapi.json", "/docs") or path.startswith("/docs/")
+            ):
+                docs = self.docs(path, request_id)
+                if docs is not None:
+                    return docs
             return self.reject(
                 "MISSING_AUTHENTICATION_TOKEN", request_id, origin, "Missing Authentication Token"
             )

@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dataapi import uploads
 from dataapi.http import claims, create_app, json_body, respond
-from dataapi.telemetry import logger, tracer
+from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()
 
@@ -22,6 +22,7 @@ def delete_route():
     return respond(app, uploads.delete_files(claims=claims(app), raw=json_body(app)))
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dataapi.api import get_items
 from dataapi.http import claims, create_app, json_body, respond
-from dataapi.telemetry import logger, tracer
+from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()
 
@@ -16,6 +16,7 @@ def get_items_route():
     return respond(app, get_items(claims=claims(app), raw=json_body(app)))
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

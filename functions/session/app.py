@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dataapi import session
 from dataapi.http import claims, create_app, json_body, optional_json_body, respond
-from dataapi.telemetry import logger, tracer
+from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()
 
@@ -28,6 +28,7 @@ def logout_route():
     return respond(app, session.logout(claims(app)))
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

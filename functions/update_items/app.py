@@ -1,11 +1,15 @@
-"""POST /api/schemes/update_items: update rows of any registered model, one request or a batch (SPEC §4)."""
+"""POST /api/schemes/update_items: update rows of any registered model, one request or a batch (SPEC §4).
+
+Also the target of scheduled batch updates (SPEC §8): an event without requestContext.
+"""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dataapi import scheduled
 from dataapi.api import update_items
 from dataapi.http import claims, create_app, json_body, respond
-from dataapi.telemetry import logger, tracer
+from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()
 
@@ -16,7 +20,10 @@ def update_items_route():
     return respond(app, update_items(claims=claims(app), raw=json_body(app)))
 
 
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if scheduled.is_scheduled(event):  # an EventBridge Schedule's Input, not an API request
+        return scheduled.run(event)
     return app.resolve(event, context)

@@ -4,15 +4,21 @@ The statement timeout is set with set_config(..., is_local => true) inside the t
 session-level SET would pin RDS Proxy connections.
 """
 
+import json
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dataapi.dberrors import RETRYABLE, sqlstate
-from dataapi.settings import get_settings
+from dataapi.settings import Settings, get_settings
+from dataapi.telemetry import count
 
 EXTERNAL_CALL = "external_call_made"
 """Set in `session.info` once a call outside the database (Cognito) was made: no retry after it."""
@@ -24,14 +30,78 @@ _TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
 def get_engine() -> Engine:
     global _engine
     if _engine is None:
-        _engine = create_engine(
-            get_settings().database_url,
-            pool_size=1,  # a Lambda container serves one request at a time
-            max_overflow=1,
-            pool_pre_ping=True,
-            pool_recycle=600,
-        )
+        _engine = _create(get_settings())
     return _engine
+
+
+def _create(settings: Settings) -> Engine:
+    """DATABASE_URL as given (local), or in AWS: RDS Proxy with IAM tokens, or a Secrets Manager secret.
+
+    No connect option issues a session-level SET: that would pin RDS Proxy connections.
+    """
+    pool = {
+        "pool_size": 1,
+        "max_overflow": 1,
+        "pool_pre_ping": True,
+        "pool_recycle": 600,
+    }  # one request at a time
+    if not settings.db_host and not settings.db_secret_arn:
+        engine = create_engine(settings.database_url, **pool)
+    else:
+        url = URL.create("postgresql+pg8000", username=settings.db_user, host=settings.db_host,
+                         port=settings.db_port, database=settings.db_name)  # fmt: skip
+        engine = create_engine(url, connect_args={"ssl_context": ssl.create_default_context()}, **pool)
+        event.listen(engine, "do_connect", _credentials(settings))
+    event.listen(engine, "before_cursor_execute", _count_statement)
+    return engine
+
+
+def _credentials(settings: Settings) -> Any:
+    def fill(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        if (
+            settings.db_secret_arn
+        ):  # the secret names the host too (a proxy with secret auth, or the DB itself)
+            secret = _secret(settings.db_secret_arn, settings.aws_region)
+            cparams.update(
+                user=secret["username"],
+                password=secret["password"],
+                host=settings.db_host or secret["host"],
+                port=int(secret.get("port", settings.db_port)),
+                database=settings.db_name or secret.get("dbname", "postgres"),
+            )
+        else:  # IAM: a token per new connection (tokens live 15 minutes), made locally by boto3
+            cparams["password"] = _rds(settings.aws_region).generate_db_auth_token(
+                DBHostname=settings.db_host,
+                Port=settings.db_port,
+                DBUsername=settings.db_user,
+                Region=settings.aws_region,
+            )
+
+    return fill
+
+
+@lru_cache(maxsize=1)
+def _rds(region: str) -> Any:
+    import boto3
+
+    return boto3.client("rds", region_name=region)
+
+
+@lru_cache(maxsize=4)
+def _secret(arn: str, region: str) -> dict[str, Any]:
+    import boto3
+
+    return json.loads(
+        boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)["SecretString"]
+    )
+
+
+_statements = 0
+
+
+def _count_statement(*_: Any) -> None:
+    global _statements
+    _statements += 1
 
 
 def dispose_engine() -> None:
@@ -44,9 +114,14 @@ def dispose_engine() -> None:
 @contextmanager
 def transaction() -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any exception."""
-    with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-        session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
-        yield session
+    global _statements
+    _statements = 0
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session, session.begin():
+            session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
+            yield session
+    finally:
+        count("Statements", _statements)
 
 
 def run_in_transaction[T](work: Callable[[Session], T]) -> T:

@@ -13,7 +13,7 @@ from dataapi.dberrors import translate
 from dataapi.errors import ApiError, MalformedRequest, Unauthenticated
 from dataapi.reads import Result
 from dataapi.settings import get_settings
-from dataapi.telemetry import logger
+from dataapi.telemetry import count, logger
 
 _JSON = "application/json"
 
@@ -99,6 +99,7 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
+        count(f"Error.{type(exc).__name__}")
         if exc.status >= 500:
             logger.error("request failed", extra={"error": exc.server_message})
         else:
@@ -108,11 +109,13 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(DBAPIError)
     def _db_error(exc: DBAPIError) -> Response:
         mapped = translate(exc)
+        count(f"Error.{type(mapped).__name__}")
         logger.exception("database error", extra={"error": mapped.server_message})
         return _error(app, mapped.status, mapped.message, mapped.server_message)
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        count("Error.Unexpected")
         logger.exception("unexpected error")
         return _error(app, 500, "Something went wrong on our side.", "InternalError")
 

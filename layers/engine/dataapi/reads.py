@@ -20,6 +20,7 @@ from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_fil
 from dataapi.query.where import compile_where
 from dataapi.registry import ModelInfo, Registry
 from dataapi.settings import Settings
+from dataapi.telemetry import count
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Result:
     message: str
     body: str  # JSON text of the envelope's `body` array
     extra: dict[str, Any] = field(default_factory=dict)
+    rows: int = 0  # rows written (for logs, metrics and scheduled-run summaries; not in the envelope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ def read(
 
 def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
     page = fetch(session, prepared.plan)
+    count("RowsRead", len(page.rows))
     body = rows_json(Files(settings).sign_rows(page.rows, prepared.fields))
     guard_size(body, settings.max_response_bytes)
     extra: dict[str, Any] = {"next_cursor": None}

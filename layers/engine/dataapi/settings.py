@@ -13,6 +13,12 @@ LOCAL_ORIGINS = ("http://localhost:5173", "https://localhost:5173", "http://127.
 
 class Settings(BaseModel):
     database_url: str = "postgresql+pg8000://postgres@127.0.0.1:5432/dataapi"
+    # In AWS: RDS Proxy with IAM authentication (DB_HOST, DB_USER, DB_NAME), or a Secrets Manager secret.
+    db_host: str | None = None
+    db_port: int = 5432
+    db_user: str = "app"
+    db_name: str | None = None
+    db_secret_arn: str | None = None
     statement_timeout_ms: int = Field(10_000, gt=0)
     max_per_page: int = Field(1000, gt=0)
     max_response_bytes: int = Field(5 * 1024 * 1024, gt=0)
@@ -55,6 +61,11 @@ class Settings(BaseModel):
 
 ENV_NAMES = {
     "database_url": "DATABASE_URL",
+    "db_host": "DB_HOST",
+    "db_port": "DB_PORT",
+    "db_user": "DB_USER",
+    "db_name": "DB_NAME",
+    "db_secret_arn": "DB_SECRET_ARN",
     "statement_timeout_ms": "STATEMENT_TIMEOUT_MS",
     "max_per_page": "MAX_PER_PAGE",
     "max_response_bytes": "MAX_RESPONSE_BYTES",

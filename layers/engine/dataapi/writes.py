@@ -23,6 +23,7 @@ from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_fil
 from dataapi.reads import Result
 from dataapi.registry import ModelInfo, Registry
 from dataapi.settings import Settings, get_settings
+from dataapi.telemetry import count
 
 if TYPE_CHECKING:
     from dataapi.authorize import Authorizer
@@ -68,12 +69,12 @@ def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
         for _req, _base, model, rows, fields in planned:
             ids = writer.create(model, rows)
             bodies.append(_rows(session, model, fields, ids) if fields else ["{}"] * len(ids))
-        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "created")
+        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "created", writer)
 
     return work
 
 
-def plan_update(raw: Any, registry: Registry, settings: Settings) -> Work:
+def plan_update(raw: Any, registry: Registry, settings: Settings, missing_ok: bool = False) -> Work:
     requests, batch = parse_batch(UpdateRequest, raw, settings.max_batch)
     ctx = _context(settings)
     planned = []
@@ -94,7 +95,7 @@ def plan_update(raw: Any, registry: Registry, settings: Settings) -> Work:
                 auth.write("update", values)
                 if fields is not None:
                     auth.read(fields, base + "/requested_data")
-        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
+        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks, missing_ok)
         bodies = []
         for (req, base, model, values, filters, fields), asked in zip(
             members, [p[4] for p in planned], strict=True
@@ -103,7 +104,7 @@ def plan_update(raw: Any, registry: Registry, settings: Settings) -> Work:
             with _own_rows(writer, model, asked, filters, at):
                 ids = writer.update(model, values, filters, req.update_type == "first_match", at)
             bodies.append(_rows(session, model, fields, ids) if fields else [])
-        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "updated")
+        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "updated", writer)
 
     return work
 
@@ -140,7 +141,7 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
             with _own_rows(writer, model, asked, filters, at + "/query_filters"):
                 writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
         references = [r.reference or r.model_name for r, *_ in planned]
-        return _result([[] for _ in planned], batch, references, "deleted")
+        return _result([[] for _ in planned], batch, references, "deleted", writer)
 
     return work
 
@@ -202,8 +203,9 @@ def _rows(session: Session, model: ModelInfo, fields: Fields, ids: list[Any]) ->
     return Files(get_settings()).sign_rows([by_id[i] for i in ids if i in by_id], fields)
 
 
-def _result(bodies: list[list[str]], batch: bool, references: list[str], verb: str) -> Result:
+def _result(bodies: list[list[str]], batch: bool, references: list[str], verb: str, writer: Writer) -> Result:
     parts = ["[" + ",".join(rows) + "]" for rows in bodies]
     body = "[" + ",".join(parts) + "]" if batch else parts[0]
     names = ", ".join(dict.fromkeys(references))
-    return Result(201, f"{names} {verb}!", body)
+    count("RowsWritten", writer.budget.used)
+    return Result(201, f"{names} {verb}!", body, rows=writer.budget.used)

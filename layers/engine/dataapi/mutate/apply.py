@@ -59,12 +59,14 @@ class Writer:
         actor: str,
         guard: Guard | None = None,
         hooks: dict[str, RowHook] | None = None,
+        missing_ok: bool = False,
     ) -> None:
         self.session = session
         self.budget = budget
         self.actor = actor  # stamped on caller-stamped columns of created rows
         self.guard = guard
         self.hooks = hooks or {}
+        self.missing_ok = missing_ok  # scheduled runs: nothing matched is a run of 0 rows, not an error
         self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
 
     def _stamped(self, row: RowValues) -> dict[str, Any]:
@@ -180,7 +182,7 @@ class Writer:
         return ids
 
     def _found(self, model: ModelInfo, ids: list[Any], at: str) -> None:
-        if not ids:
+        if not ids and not self.missing_ok:
             raise NotFound(f"No {model.name} matched the filters.", at=at, detail=f"model={model.name}")
         self.budget.spend(len(ids), at)
 

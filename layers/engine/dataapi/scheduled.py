@@ -1,0 +1,39 @@
+"""Scheduled batch updates (SPEC §8): an EventBridge Schedule invokes update_items with its Input as
+the event, without `requestContext`. The run is validated, runs as the `scheduler` principal in one
+transaction, and answers a summary; any failure rolls back and raises, so Lambda's asynchronous
+retries and the on-failure destination catch it. Nothing matched is a successful run of 0 rows:
+a fixed input such as "sold more than 90 days ago" is safe to repeat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dataapi import writes
+from dataapi.authorize import Authorizer
+from dataapi.caller import SCHEDULER
+from dataapi.db import run_in_transaction
+from dataapi.policy import default_policy
+from dataapi.reads import Result
+from dataapi.registry import default_registry
+from dataapi.settings import get_settings
+from dataapi.telemetry import count, logger
+
+
+def is_scheduled(event: Any) -> bool:
+    return isinstance(event, list) or (isinstance(event, dict) and "requestContext" not in event)
+
+
+def run(event: Any) -> dict[str, Any]:
+    work = writes.plan_update(event, default_registry(), get_settings(), missing_ok=True)
+
+    def as_scheduler(session: Session) -> Result:
+        return work(session, SCHEDULER.username, Authorizer(default_policy(), SCHEDULER), {})
+
+    result = run_in_transaction(as_scheduler)
+    summary = {"status": result.status, "message": result.message, "rows": result.rows}
+    count("ScheduledRowsUpdated", summary["rows"])
+    logger.info("scheduled run", extra=summary)
+    return summary
