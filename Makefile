@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup dev test lint format typecheck bench migrate token openapi
+.PHONY: setup dev test lint format typecheck bench migrate token openapi deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
@@ -38,3 +38,23 @@ token: setup
 
 openapi: setup
 	$(PY) -m devtools.openapi --out openapi.json
+
+# ---- a deployed stack (AWS credentials in the environment; STAGE=dev|prod) -----------------------
+STAGE ?= dev
+
+deploy: setup
+	.sam-venv/bin/sam deploy --config-env $(STAGE)
+
+migrate-aws: setup
+	$(PY) -m devtools.deployed migrate $(STAGE)
+
+bootstrap-admin: setup
+	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || (echo "usage: make bootstrap-admin STAGE=dev EMAIL=... PASSWORD=..." >&2; exit 2)
+	$(PY) -m devtools.deployed bootstrap-admin $(STAGE) "$(EMAIL)" "$(PASSWORD)"
+
+smoke: setup
+	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || (echo "usage: make smoke STAGE=dev EMAIL=... PASSWORD=..." >&2; exit 2)
+	$(PY) -m devtools.deployed smoke $(STAGE) "$(EMAIL)" "$(PASSWORD)"
+
+smoke-local: setup
+	$(PY) -m devtools.deployed smoke --local

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from dataapi import reads, writes
 from dataapi.authorize import for_caller
-from dataapi.db import run_in_transaction, transaction
+from dataapi.db import transaction
 from dataapi.policy import default_policy
 from dataapi.query.validate import resolve_path
 from dataapi.reads import Result
 from dataapi.registry import Registry, default_registry
 from dataapi.settings import Settings, get_settings
-from dataapi.users import CognitoUsers
+from dataapi.users import CognitoUsers, with_directory
 
 Claims = dict[str, str]
 
@@ -56,20 +56,9 @@ def delete_items(raw: Any, claims: Claims) -> Result:
 
 def _write(plan: Plan, raw: Any, claims: Claims) -> Result:
     work = plan(raw, default_registry(), get_settings())
-    directories: list[CognitoUsers] = []
 
-    def as_caller(session: Session) -> Result:
+    def as_caller(session: Session, users: CognitoUsers) -> Result:
         auth = for_caller(session, claims)
-        users = CognitoUsers(session, default_policy().spec.default_roles)
-        directories.append(users)
         return work(session, auth.caller.username, auth, {"User": users})
 
-    try:
-        result = run_in_transaction(as_caller)
-    except Exception:
-        for users in directories:  # the transaction did not hold: undo what Cognito was told
-            users.compensate()
-        raise
-    for users in directories:
-        users.committed()
-    return result
+    return with_directory(as_caller, default_policy().spec.default_roles)

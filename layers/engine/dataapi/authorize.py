@@ -64,28 +64,27 @@ class Authorizer:
             if isinstance(entry, tuple):
                 self.read(entry[1], entry_at)
 
-    def filters(self, node: Filter | None, model: ModelInfo) -> None:
+    def filters(self, node: Filter | None, model: ModelInfo, op: Operation = "get") -> None:
+        """Filter paths: on `model` as its `op` grant allows (an update filters what it updates),
+        through relationships as the related models' `get` grants allow."""
         if node is None:
             return
         if isinstance(node, BoolOp):
             for child in node.children:
-                self.filters(child, model)
+                self.filters(child, model, op)
             return
-        self.path(model, node.path, node.at)
+        self.path(model, node.path, node.at, op)
 
-    def path(self, model: ModelInfo, path: Path, at: str) -> None:
-        current = model
+    def path(self, model: ModelInfo, path: Path, at: str, op: Operation = "get") -> None:
+        current, current_op = model, op
         for hop in path.hops:
-            self._field(self.grant(current, "get", at).filters(hop.key), current, hop.key, "filter on", at)
-            current = hop.target
-        if path.column is not None:
             self._field(
-                self.grant(current, "get", at).filters(path.column.key),
-                current,
-                path.column.key,
-                "filter on",
-                at,
+                self.grant(current, current_op, at).filters(hop.key), current, hop.key, "filter on", at
             )
+            current, current_op = hop.target, "get"
+        if path.column is not None:
+            allowed = self.grant(current, current_op, at).filters(path.column.key)
+            self._field(allowed, current, path.column.key, "filter on", at)
 
     def restrict(self, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:
         """Add the row rule ("own rows only") of the caller's grant to a top-level filter."""

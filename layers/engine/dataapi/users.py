@@ -9,13 +9,14 @@ password cannot be restored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataapi import cognito
-from dataapi.db import EXTERNAL_CALL
+from dataapi.db import EXTERNAL_CALL, run_in_transaction
 from dataapi.models import Role
 from dataapi.mutate.values import RowValues
 from dataapi.telemetry import logger
@@ -120,3 +121,24 @@ class CognitoUsers:
                 getattr(cognito.client(), operation)(UserPoolId=cognito.pool_id(), **kwargs)
             except Exception:
                 logger.exception("cognito compensation failed", extra={"operation": operation})
+
+
+def with_directory[T](work: Callable[[Session, CognitoUsers], T], default_roles: list[str]) -> T:
+    """Run `work` in one transaction with a fresh CognitoUsers hook; after it, delete what must be
+    deleted, or, if the transaction did not hold, undo what Cognito was told."""
+    hooks: list[CognitoUsers] = []
+
+    def attempt(session: Session) -> T:
+        users = CognitoUsers(session, default_roles)
+        hooks.append(users)
+        return work(session, users)
+
+    try:
+        result = run_in_transaction(attempt)
+    except Exception:
+        for users in hooks:
+            users.compensate()
+        raise
+    for users in hooks:
+        users.committed()
+    return result

@@ -171,7 +171,7 @@ def _own_rows(
 def _authorized(auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:
     """Check the operation and every filter path against the grants; add the row rule."""
     auth.grant(model, op, "")
-    auth.filters(filters, model)
+    auth.filters(filters, model, op)
     return auth.restrict(model, op, filters)
 
 
