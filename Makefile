@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup dev test lint format typecheck bench migrate token openapi deploy migrate-aws bootstrap-admin smoke smoke-local
+.PHONY: setup dev test lint format typecheck bench migrate token openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
@@ -39,10 +39,19 @@ token: setup
 openapi: setup
 	$(PY) -m devtools.openapi --out openapi.json
 
+# The deployable build; ARCH=x86_64 overrides the template's Architecture default (arm64).
+build: setup
+	$(PY) scripts/build.py $(if $(ARCH),--arch $(ARCH))
+
+# A build for this machine: its handlers imported from the build alone, get_items invoked with python3.12.
+test-build: setup
+	$(PY) scripts/build.py --arch $$(uname -m)
+	DATAAPI_BUILD_DIR=.aws-sam/build $(PY) -m pytest tests/build
+
 # ---- a deployed stack (AWS credentials in the environment; STAGE=dev|prod) -----------------------
 STAGE ?= dev
 
-deploy: setup
+deploy: build
 	.sam-venv/bin/sam deploy --config-env $(STAGE)
 
 migrate-aws: setup

@@ -2,7 +2,7 @@
 
 import argparse
 
-from bench import imports, reads, writes
+from bench import built, imports, reads, writes
 from bench.harness import database
 
 
@@ -11,6 +11,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=25, help="timed runs per figure")
     args = parser.parse_args()
     rows = imports.run(max(5, args.runs // 3))
+    rows += built.run(max(5, args.runs // 3))
     with database():
         rows += reads.run(args.runs)
         rows += writes.run(args.runs)

@@ -78,13 +78,18 @@ class Authorizer:
     def path(self, model: ModelInfo, path: Path, at: str, op: Operation = "get") -> None:
         current, current_op = model, op
         for hop in path.hops:
-            self._field(
-                self.grant(current, current_op, at).filters(hop.key), current, hop.key, "filter on", at
-            )
+            self._field(self._filterable(current, current_op, hop.key, at), current, hop.key, "filter on", at)
             current, current_op = hop.target, "get"
         if path.column is not None:
-            allowed = self.grant(current, current_op, at).filters(path.column.key)
+            allowed = self._filterable(current, current_op, path.column.key, at)
             self._field(allowed, current, path.column.key, "filter on", at)
+
+    def _filterable(self, model: ModelInfo, op: Operation, name: str, at: str) -> bool:
+        """What a read may filter on; a write may also filter on what it may write."""
+        readable = self.policy.grant(self.caller.principals, model.name, "get")
+        if readable is not None and readable.filters(name):
+            return True
+        return op != "get" and self.grant(model, op, at).filters(name)
 
     def restrict(self, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:
         """Add the row rule ("own rows only") of the caller's grant to a top-level filter."""

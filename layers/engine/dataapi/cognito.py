@@ -30,6 +30,7 @@ def client() -> Any:
 
     return boto3.client(
         "cognito-idp",
+        region_name=get_settings().aws_region,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=5),
     )
 

@@ -135,8 +135,9 @@ def logout(claims: dict[str, str]) -> Result:
         session.execute(update(User).where(User.id == caller.user_id).values(tokens_valid_after=func.now()))
         session.flush()
         session.info[EXTERNAL_CALL] = True
+        pool = cognito.pool_id()
         try:
-            cognito.client().admin_user_global_sign_out(UserPoolId=cognito.pool_id(), Username=claims["sub"])
+            cognito.client().admin_user_global_sign_out(UserPoolId=pool, Username=claims["sub"])
         except Exception as exc:  # boto failures become domain errors; domain errors pass through
             raise cognito.translate(exc) from None
     return Result(200, "Logged out.", "[]")

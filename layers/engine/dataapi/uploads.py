@@ -13,19 +13,20 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr
-from sqlalchemy import literal, select
+from sqlalchemy import Text, cast, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dataapi.authorize import Authorizer, for_caller
 from dataapi.db import transaction
-from dataapi.errors import BadRequest, Forbidden, MalformedRequest, NotConfigured
+from dataapi.errors import BadRequest, Forbidden, MalformedRequest, NotConfigured, Unavailable
 from dataapi.files import Files, declared_prefixes, under
 from dataapi.policy import ALL, default_policy
 from dataapi.query.parse import parse_model
 from dataapi.reads import Result
 from dataapi.registry import default_registry
 from dataapi.settings import get_settings
+from dataapi.telemetry import logger
 
 _EXTENSIONS = {
     "image/jpeg": ".jpg",
@@ -83,7 +84,8 @@ def presign(raw: Any, claims: dict[str, str]) -> Result:
             problems.append(
                 f"/{i}/fileType: '{entry.fileType}' is not one of {', '.join(settings.upload_types)}"
             )
-        if not under(_folder(entry.filePath), declared) or ".." in entry.filePath.split("/"):
+        segments = entry.filePath.strip().strip("/").split("/")
+        if not under(_folder(entry.filePath), declared) or any(p in ("", ".", "..") for p in segments):
             problems.append(f"/{i}/filePath: '{entry.filePath}' is not under {', '.join(declared)}")
         if not _stem(entry.fileName):
             problems.append(f"/{i}/fileName: '{entry.fileName}' has no usable characters")
@@ -140,28 +142,43 @@ def delete_files(raw: Any, claims: dict[str, str]) -> Result:
         for i, key in enumerate(keys):
             if not under(key, allowed):
                 problems.append(f"/urls/{i}: you may not delete under this prefix")
-            elif not _may_change_owners(session, auth, key):
+            elif not _may_change_owners(session, files, auth, key):
                 problems.append(f"/urls/{i}: a row you may not change still uses it")
     if problems:
         raise BadRequest(
             "Nothing was deleted: " + "; ".join(problems) + ".", at="/urls", detail="not permitted"
         )
     unique = list(dict.fromkeys(keys))
-    files.client.delete_objects(
-        Bucket=files.bucket, Delete={"Objects": [{"Key": k} for k in unique], "Quiet": True}
-    )
+    objects = {"Objects": [{"Key": k} for k in unique], "Quiet": True}
+    errors = files.client.delete_objects(Bucket=files.bucket, Delete=objects).get("Errors", [])
+    if errors:  # S3 deletes are not transactional: say exactly which objects are still there
+        failed = [e.get("Key", "?") for e in errors]
+        logger.error("files not deleted", extra={"keys": failed, "codes": [e.get("Code") for e in errors]})
+        raise Unavailable(
+            f"These files could not be deleted: {', '.join(failed)}.",
+            at="/urls",
+            detail="DeleteObjectsErrors",
+        )
     return Result(200, "Files deleted.", json.dumps(unique))
 
 
-def _may_change_owners(session: Session, auth: Authorizer, key: str) -> bool:
+def _keys(files: Files, value: Any) -> set[str | None]:
+    return {files.key(v) for v in value} if isinstance(value, list) else {files.key(value)}
+
+
+def _may_change_owners(session: Session, files: Files, auth: Authorizer, key: str) -> bool:
     """A key no row references may go; a referenced one only if the caller may update those rows."""
     for model in default_registry().models.values():
         for col in model.columns.values():
             if col.file is None:
                 continue
             column = model.table.c[col.key]
-            match = column.contains(literal([key], JSONB)) if col.file.many else column == key
-            owners = list(session.scalars(select(model.cls).where(match)))
+            # Rows of the old backend may hold the key as a URL: find candidates by text, then
+            # keep those whose stored value names exactly this key.
+            exact = column.contains(literal([key], JSONB)) if col.file.many else column == key
+            loose = cast(column, Text).contains(key, autoescape=True)
+            candidates = session.scalars(select(model.cls).where(or_(exact, loose)))
+            owners = [o for o in candidates if key in _keys(files, getattr(o, col.key))]
             if not owners:
                 continue
             grant = auth.policy.grant(auth.caller.principals, model.name, "update")

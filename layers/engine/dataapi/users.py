@@ -33,8 +33,9 @@ class CognitoUsers:
 
     def _call(self, operation: str, field: str = "email", **kwargs: Any) -> dict[str, Any]:
         self.session.info[EXTERNAL_CALL] = True  # from here on, never retried automatically
+        pool = cognito.pool_id()  # not configured: 503 before anything else
         try:
-            return getattr(cognito.client(), operation)(UserPoolId=cognito.pool_id(), **kwargs)
+            return getattr(cognito.client(), operation)(UserPoolId=pool, **kwargs)
         except Exception as exc:  # boto errors become domain errors; anything else propagates
             raise cognito.translate(exc, field) from None
 

@@ -1,0 +1,1 @@
+"""Tests of a `make build` output (marker `build`); skipped unless DATAAPI_BUILD_DIR names one."""
