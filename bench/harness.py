@@ -103,7 +103,7 @@ def invoke(handler: Callable[[dict, Any], dict], path: str, body: Any) -> dict[s
 class Statements:
     """Counts statements sent through an engine, split into fixed overhead and data statements."""
 
-    OVERHEAD = ("set_config('statement_timeout'", 'LEFT OUTER JOIN user_roles')  # timeout, the caller
+    OVERHEAD = ("set_config('statement_timeout'", "LEFT OUTER JOIN user_roles")  # timeout, the caller
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

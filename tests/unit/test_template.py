@@ -178,7 +178,9 @@ def test_timeouts_nest(template: dict[str, Any]) -> None:
 
 def test_environment_of_the_functions(template: dict[str, Any]) -> None:
     env = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert env["DATABASE_URL"] == {"Fn::If": ["HasDatabaseUrl", {"Ref": "DatabaseUrl"}, {"Ref": "AWS::NoValue"}]}
+    assert env["DATABASE_URL"] == {
+        "Fn::If": ["HasDatabaseUrl", {"Ref": "DatabaseUrl"}, {"Ref": "AWS::NoValue"}]
+    }
     assert env["DB_HOST"]["Fn::If"][0] == "CreateProxy" and env["DB_USER"] == {"Ref": "DbUser"}
     assert env["CORS_ALLOWED_ORIGINS"] == {"Ref": "AllowedOrigin"}
     assert env["STATEMENT_TIMEOUT_MS"] == {"Ref": "StatementTimeoutMs"}
@@ -288,19 +290,27 @@ def test_scheduled_runs_have_inputs_delivery_retries_and_a_failure_queue(templat
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["Enabled"] is False, name  # examples ship disabled
-        assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and props["DeadLetterConfig"]["Type"] == "SQS"
+        assert (
+            props["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and props["DeadLetterConfig"]["Type"] == "SQS"
+        )
         request = json.loads(props["Input"])
         plan_update(request, default_registry(), Settings())  # a valid update request
-        assert "$now" in json.dumps(request["query_filters"]), datetime.now(UTC)  # relative time: safe to repeat
+        assert "$now" in json.dumps(request["query_filters"]), datetime.now(
+            UTC
+        )  # relative time: safe to repeat
     failure = update["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
     assert failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ScheduledRunFailures", "Arn"]}}
 
 
-def test_every_function_may_reach_the_database_and_runs_in_the_vpc_when_given(template: dict[str, Any]) -> None:
+def test_every_function_may_reach_the_database_and_runs_in_the_vpc_when_given(
+    template: dict[str, Any],
+) -> None:
     vpc = template["Globals"]["Function"]["VpcConfig"]["Fn::If"]
     assert vpc[0] == "UseVpc" and vpc[2] == {"Ref": "AWS::NoValue"}
     for name, function in functions(template).items():
         policies = function["Properties"]["Policies"]
-        assert {"Fn::If": ["HasDatabase", {"Ref": "DbAccessPolicy"}, {"Ref": "AWS::NoValue"}]} in policies, name
+        assert {"Fn::If": ["HasDatabase", {"Ref": "DbAccessPolicy"}, {"Ref": "AWS::NoValue"}]} in policies, (
+            name
+        )
     proxy = template["Resources"]["DbProxy"]["Properties"]
     assert proxy["RequireTLS"] is True and proxy["Auth"][0]["IAMAuth"] == "REQUIRED"

@@ -52,7 +52,13 @@ def _constraint_columns() -> dict[str, tuple[str, list[str], str | None]]:
                     )
             for index in table.indexes:
                 if index.unique and isinstance(index.name, str):
-                    found[index.name] = (table.name, [c.name for c in index.columns], None)
+                    # An expression index (lower(email)) lists no columns: name those it mentions.
+                    names = [c.name for c in index.columns] or [
+                        c.name
+                        for c in table.columns
+                        if any(re.search(rf"\b{re.escape(c.name)}\b", str(e)) for e in index.expressions)
+                    ]
+                    found[index.name] = (table.name, names, None)
     return found
 
 

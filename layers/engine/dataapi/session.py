@@ -122,10 +122,16 @@ def _may_read_own(caller: Caller, fields: Fields) -> None:
     except Forbidden:
         allowed = {"id", "username", "email", "phone", "profile_picture", "roles"}
         for name, entry, at in fields.entries:
-            nested_ok = not isinstance(entry, tuple) or all(n in ("id", "role") for n, *_ in entry[1].entries)
-            if name not in allowed or not nested_ok:
+            nested = entry[1].entries if isinstance(entry, tuple) else ()
+            refused = (
+                [(name, at)]
+                if name not in allowed
+                else [(n, a) for n, _e, a in nested if n not in ("id", "role")]
+            )
+            if refused:
+                field, where = refused[0]
                 raise Forbidden(
-                    f"You may not read '{name}' of your account.", at=at, detail=f"field={name}"
+                    f"You may not read '{field}' of your account.", at=where, detail=f"field={field}"
                 ) from None
 
 

@@ -87,7 +87,13 @@ class CognitoUsers:
             self._undo.append(
                 (
                     "admin_update_user_attributes",
-                    {"Username": obj.cognito_sub, "UserAttributes": [{"Name": "email", "Value": old_email}]},
+                    {
+                        "Username": obj.cognito_sub,
+                        "UserAttributes": [
+                            {"Name": "email", "Value": old_email},
+                            {"Name": "email_verified", "Value": "true"},
+                        ],
+                    },
                 )
             )
         if password is not None:  # last: it cannot be undone
