@@ -136,26 +136,13 @@ def timed(python312: str, paths: tuple[str, str], body: str, env: dict[str, str]
 
 
 def seed(url: str) -> None:
+    """The page data (the caller, an Admin, comes with bench.harness.database)."""
     from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from dataapi.models import Role, User
 
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(reads.DATA)
-        with Session(engine) as session, session.begin():
-            admin = Role(role="Admin", key="admin")
-            session.add(
-                User(
-                    username="admin",
-                    email="admin@example.com",
-                    phone="+46 70 000 00 00",
-                    cognito_sub="bench-sub",
-                    roles=[admin],
-                )
-            )
     finally:
         engine.dispose()
 

@@ -83,6 +83,8 @@ class Authorizer:
         if path.column is not None:
             allowed = self._filterable(current, current_op, path.column.key, at)
             self._field(allowed, current, path.column.key, "filter on", at)
+        elif path.hops:  # a bare relationship test (is_null / not_null) reads whether rows exist
+            self.grant(current, "get", at)
 
     def _filterable(self, model: ModelInfo, op: Operation, name: str, at: str) -> bool:
         """What a read may filter on; a write may also filter on what it may write."""
@@ -115,17 +117,29 @@ class Authorizer:
             target = action.rel.target
             if isinstance(action, Link):
                 self.filters(action.filters, target)
+                if action.rel.uselist and action.rel.secondary is None:
+                    self.grant(target, "update", action.at)  # one-to-many: the key lives on the linked rows
                 if action.also_do is not None:
                     self.write("update", action.also_do)
                 if action.create_if_none is not None:
                     self.write("create", action.create_if_none)
             elif isinstance(action, Unlink):
                 self.filters(action.filters, target)
+                self._detach(action.rel, action.at)
             elif isinstance(action, Create):
                 for created in action.rows:
                     self.write("create", created)
+                if not action.append:
+                    self._detach(action.rel, action.at)
             elif isinstance(action, Through):
                 self.write("update", action.values)
+
+    def _detach(self, rel: RelationshipInfo, at: str) -> None:
+        """Detaching related rows deletes them (delete-orphan) or changes them (their foreign key)."""
+        if rel.prop.cascade.delete_orphan:
+            self.grant(rel.target, "delete", at)
+        elif rel.uselist and rel.secondary is None:
+            self.grant(rel.target, "update", at)
 
     # ---- checks on loaded rows (the Writer calls these) -----------------------------------
 

@@ -88,7 +88,14 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, missing_ok: bo
         members = planned
         if auth is not None:
             members = [
-                (req, base, model, values, _authorized(auth, model, "update", filters), fields)
+                (
+                    req,
+                    base,
+                    model,
+                    values,
+                    _authorized(auth, model, "update", filters, base),
+                    fields,
+                )
                 for req, base, model, values, filters, fields in planned
             ]
             for _req, base, _model, values, _filters, fields in members:
@@ -130,7 +137,13 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
         members = planned
         if auth is not None:
             members = [
-                (req, at, model, _authorized(auth, model, "delete", filters), also_do)
+                (
+                    req,
+                    at,
+                    model,
+                    _authorized(auth, model, "delete", filters, at.removesuffix("/object_values")),
+                    also_do,
+                )
                 for req, at, model, filters, also_do in planned
             ]
             for _req, _at, _model, _filters, also_do in members:
@@ -168,9 +181,11 @@ def _own_rows(
         raise
 
 
-def _authorized(auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None:
+def _authorized(
+    auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None, at: str
+) -> BoolOp | None:
     """Check the operation and every filter path against the grants; add the row rule."""
-    auth.grant(model, op, "")
+    auth.grant(model, op, at)
     auth.filters(filters, model, op)
     return auth.restrict(model, op, filters)
 
