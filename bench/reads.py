@@ -65,7 +65,7 @@ def load_handler(name: str) -> Any:
 
 
 def run(runs: int) -> list[tuple[str, str, str]]:
-    from dataapi.db import get_engine
+    from dataapi.db.engine import get_engine
 
     engine = get_engine()
     with engine.begin() as conn:

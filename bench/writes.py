@@ -26,7 +26,7 @@ def _items(n: int, tag: str) -> list[dict[str, Any]]:
 
 
 def run(runs: int) -> list[tuple[str, str, str]]:
-    from dataapi.db import get_engine
+    from dataapi.db.engine import get_engine
 
     engine = get_engine()
     create = load_handler("create_items")

@@ -1,7 +1,7 @@
 """A local API Gateway (REST, Lambda proxy) for the API, on http://127.0.0.1:8080.
 
 Routes exactly as template.yaml routes them (devtools/template.py), checks ID tokens as the Cognito
-user pool authorizer would (dataapi.tokens), shapes its own rejections with the template's gateway
+user pool authorizer would (dataapi.identity.tokens), shapes its own rejections with the template's gateway
 responses (UNAUTHORIZED, MISSING_AUTHENTICATION_TOKEN, REQUEST_TOO_LARGE, DEFAULT_5XX, ...), answers
 CORS preflights without auth, and calls each function's handler in-process with a REST proxy event
 (version 1.0) and a Lambda-like context. Each function is one "container": its module is imported
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from dataapi.tokens import KeysUnavailable, TokenRejected, verify_id_token
+from dataapi.identity.tokens import KeysUnavailable, TokenRejected, verify_id_token
 from devtools.template import (
     TEMPLATE,
     GatewayResponse,

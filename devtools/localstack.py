@@ -281,7 +281,7 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
     }
     os.environ.update(env)
     os.environ.setdefault("LOG_LEVEL", "INFO")
-    from dataapi import db
+    from dataapi.db import engine as db
     from dataapi.settings import get_settings
 
     get_settings.cache_clear()
@@ -321,7 +321,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
         create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         os.environ["FILES_BUCKET"] = LOCAL_BUCKET
 
-        from dataapi import db
+        from dataapi.db import engine as db
         from devtools.gateway import from_environment, make_server
 
         stack.callback(db.dispose_engine)

@@ -43,8 +43,9 @@ from devtools.template import (
 if importlib.util.find_spec("dataapi") is None:  # `python -m devtools.openapi` outside make: the layer
     sys.path.insert(0, str(ROOT / "layers" / "engine"))
 
-from dataapi import session, uploads
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest
+from dataapi.ops import files as file_ops
+from dataapi.ops import session
 from dataapi.query.parse import GetItemsRequest
 
 OPENAPI_VERSION = "3.1.0"
@@ -362,7 +363,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="files",
         success=200,
         success_message="Upload URLs signed.",
-        model=uploads.UploadEntry,
+        model=file_ops.UploadEntry,
         body="list",
         examples={"upload": {"summary": "Two images of one item", "value": UPLOAD_EXAMPLE}},
         success_body=[
@@ -383,7 +384,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="files",
         success=200,
         success_message="Files deleted.",
-        model=uploads.DeleteRequest,
+        model=file_ops.DeleteFilesRequest,
         component="DeleteFilesRequest",
         examples={"delete": {"summary": "Delete one uploaded image", "value": DELETE_FILES_EXAMPLE}},
         success_body=["items/2512-0042/front-1a2b3c4d5e6f.jpg"],
@@ -454,7 +455,7 @@ ERRORS: list[tuple[str, int, str, str, str]] = [
 def _hoist(name: str, model: type[BaseModel], schemas: dict[str, Any]) -> None:
     """Add the model's schema under `name`, its `$defs` beside it (a clash of names is an error)."""
     schema = model.model_json_schema(ref_template=REF)
-    if name != model.__name__:  # renamed (uploads.DeleteRequest): UIs show the title, keep it unique
+    if name != model.__name__:  # a component named apart from its model: UIs show the title, keep it unique
         schema["title"] = name
     for def_name, definition in schema.pop("$defs", {}).items():
         _put(schemas, def_name, definition)

@@ -2,7 +2,7 @@
 
 URL order: `config.attributes["url"]` (set by devtools.migrate and the tests), else the layer's
 settings (DATABASE_URL). A caller may instead hand over an open `config.attributes["connection"]`
-(for example one from dataapi.db's engine, which knows how to reach RDS Proxy with IAM auth).
+(for example one from dataapi.db.engine's engine, which knows how to reach RDS Proxy with IAM auth).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from dataapi.db import get_engine
+from dataapi.db.engine import get_engine
 from dataapi.telemetry import logger
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if action == "upgrade":
         return {"revision": upgrade()}
     if action == "bootstrap-admin":
-        from dataapi.bootstrap import bootstrap_admin
+        from dataapi.ops.bootstrap import bootstrap_admin
 
         return bootstrap_admin(
             event["email"], event["password"], event.get("username", "admin"), event.get("phone", "-")

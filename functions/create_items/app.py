@@ -3,8 +3,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi.api import create_items
 from dataapi.http import claims, create_app, json_body, respond
+from dataapi.ops.items import create_items
 from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()

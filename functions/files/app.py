@@ -3,8 +3,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi import uploads
 from dataapi.http import claims, create_app, json_body, respond
+from dataapi.ops import files as file_ops
 from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()
@@ -13,13 +13,13 @@ app = create_app()
 @app.post("/api/generate-presigned-url")
 @tracer.capture_method
 def presign_route():
-    return respond(app, uploads.presign(claims=claims(app), raw=json_body(app)))
+    return respond(app, file_ops.presign(claims=claims(app), raw=json_body(app)))
 
 
 @app.post("/api/delete-image-url")
 @tracer.capture_method
 def delete_route():
-    return respond(app, uploads.delete_files(claims=claims(app), raw=json_body(app)))
+    return respond(app, file_ops.delete_by_url(claims=claims(app), raw=json_body(app)))
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

@@ -6,9 +6,9 @@ Also the target of scheduled batch updates (SPEC §8): an event without requestC
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi import scheduled
-from dataapi.api import update_items
 from dataapi.http import claims, create_app, json_body, respond
+from dataapi.ops import scheduled
+from dataapi.ops.items import update_items
 from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()

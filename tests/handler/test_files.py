@@ -28,10 +28,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sqlalchemy import text
 
-from dataapi import files as filesmod
-from dataapi.files import Files, object_key
 from dataapi.models import Item, Role, User
 from dataapi.settings import get_settings
+from dataapi.storage import files as filesmod
+from dataapi.storage.files import Files, object_key
 from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB, Db, FakeLambdaContext
 
 HANDLERS = {
@@ -505,13 +505,13 @@ def test_presign_by_an_unknown_user_is_403(s3: Any, people: People, signed: list
 def buyer_items_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default policy, except that Buyer's file grants cover items/ only (users/ is declared
     but not granted): a prefix the caller's role has no grant for."""
-    import dataapi.uploads
-    from dataapi.policy import Policy, PolicySpec, default_policy
+    import dataapi.ops.files
+    from dataapi.identity.policy import Policy, PolicySpec, default_policy
 
     raw = default_policy().spec.model_dump()
     raw["principals"]["Buyer"]["files"] = {"presign": ["items/"], "delete": ["items/"]}
     narrowed = Policy(PolicySpec.model_validate(raw))
-    monkeypatch.setattr(dataapi.uploads, "default_policy", lambda: narrowed)
+    monkeypatch.setattr(dataapi.ops.files, "default_policy", lambda: narrowed)
 
 
 def test_presign_under_a_prefix_the_role_has_no_grant_for_is_403(

@@ -38,7 +38,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from dataapi import cognito
+from dataapi.identity import cognito
 from dataapi.models import Role, User
 from tests.fixtures.seed import seed
 from tests.handler.conftest import FakeLambdaContext

@@ -31,10 +31,10 @@ from moto import mock_aws
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dataapi import cognito
+from dataapi.identity import cognito
+from dataapi.identity.tokens import verify_id_token
 from dataapi.models import Role, User
 from dataapi.settings import get_settings
-from dataapi.tokens import verify_id_token
 from devtools.gateway import Gateway, make_server
 from devtools.template import TEMPLATE
 from tests.handler.conftest import CALLER_SUB, Db, FakeLambdaContext

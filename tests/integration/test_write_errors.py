@@ -2,7 +2,7 @@
 serialization failures and deadlocks, and whole-batch atomicity with real commits.
 
 Database errors leave the service functions as SQLAlchemy `DBAPIError`s; the HTTP edge maps them
-with `dataapi.dberrors.translate`, so these tests do the same and check what a client would see.
+with `dataapi.db.sqlstate.translate`, so these tests do the same and check what a client would see.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from dataapi import db as dbmod
-from dataapi.db import EXTERNAL_CALL, run_in_transaction
-from dataapi.dberrors import translate
+from dataapi.db import engine as dbmod
+from dataapi.db.engine import EXTERNAL_CALL, run_in_transaction
+from dataapi.db.sqlstate import translate
 from dataapi.errors import ApiError, LimitExceeded, NotFound, UnknownField
-from dataapi.reads import Result
 from dataapi.registry import default_registry
+from dataapi.result import Result
 from dataapi.settings import Settings, get_settings
-from dataapi.writes import create, delete, update
+from dataapi.writes import create_without_policy as create
+from dataapi.writes import delete_without_policy as delete
+from dataapi.writes import update_without_policy as update
 
 pytestmark = pytest.mark.db
 
@@ -35,7 +37,7 @@ LEAKS = ("pg8000", "INSERT", "UPDATE", "DELETE", "SELECT", "VALUES", "%s", "Trac
 
 def _committed(operation, raw, actor):
     """The write as one real transaction (commit or rollback), with no policy: the engine alone."""
-    from dataapi.db import run_in_transaction
+    from dataapi.db.engine import run_in_transaction
     from dataapi.registry import default_registry
     from dataapi.settings import get_settings
 

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from dataapi import files as filesmod
 from dataapi.errors import WrongValueType
-from dataapi.files import Files, object_key
 from dataapi.registry import default_registry
 from dataapi.settings import Settings, load_settings
+from dataapi.storage import files as filesmod
+from dataapi.storage.files import Files, object_key
 
 BUCKET = "files-bucket"
 REGION = "eu-north-1"

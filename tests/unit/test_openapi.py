@@ -23,12 +23,14 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
-from dataapi import reads, session, uploads, writes
-from dataapi.files import declared_prefixes
+from dataapi import reads, writes
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest
+from dataapi.ops import files as file_ops
+from dataapi.ops import session
 from dataapi.query.parse import GetItemsRequest
 from dataapi.registry import default_registry
 from dataapi.settings import get_settings
+from dataapi.storage.files import declared_prefixes
 from devtools import openapi
 from devtools.gateway import Gateway, make_server
 from devtools.openapi import OPERATIONS, REF, SECURITY_SCHEME, Envelope, build, render
@@ -44,8 +46,8 @@ REQUEST_MODELS: dict[str, tuple[type[BaseModel], str, str]] = {
     "/api/schemes/delete_items": (DeleteRequest, "DeleteRequest", "batch"),
     "/api/login": (session.LoginRequest, "LoginRequest", "one"),
     "/api": (session.MeRequest, "MeRequest", "optional"),
-    "/api/generate-presigned-url": (uploads.UploadEntry, "UploadEntry", "list"),
-    "/api/delete-image-url": (uploads.DeleteRequest, "DeleteFilesRequest", "one"),
+    "/api/generate-presigned-url": (file_ops.UploadEntry, "UploadEntry", "list"),
+    "/api/delete-image-url": (file_ops.DeleteFilesRequest, "DeleteFilesRequest", "one"),
 }
 
 

@@ -1,4 +1,4 @@
-"""dataapi.tokens verifies Cognito ID tokens as API Gateway's Cognito authorizer does.
+"""dataapi.identity.tokens verifies Cognito ID tokens as API Gateway's Cognito authorizer does.
 
 Real RS256 tokens come from moto's Cognito (in-process `mock_aws`); the JWKS fetch (urllib, which
 `mock_aws` does not intercept) is answered with moto's public key set.
@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
 from moto.utilities.utils import load_resource
 
-from dataapi import tokens
 from dataapi.errors import Unauthenticated
-from dataapi.tokens import KeysUnavailable, TokenRejected, verify_id_token
+from dataapi.identity import tokens
+from dataapi.identity.tokens import KeysUnavailable, TokenRejected, verify_id_token
 
 REGION = "eu-north-1"
 JWKS_HOST = "http://jwks.test"

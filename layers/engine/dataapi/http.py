@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from sqlalchemy.exc import DBAPIError
 
-from dataapi.dberrors import translate
+from dataapi.db.sqlstate import translate
 from dataapi.errors import ApiError, MalformedRequest, Unauthenticated
-from dataapi.reads import Result
+from dataapi.result import Result
 from dataapi.settings import get_settings
 from dataapi.telemetry import count, logger
 
@@ -75,7 +75,7 @@ def claims(app: APIGatewayRestResolver) -> dict[str, str]:
     settings = get_settings()
     header = app.current_event.headers.get("Authorization") or app.current_event.headers.get("authorization")
     if settings.verify_token_in_handler and header and settings.cognito_issuer and settings.cognito_jwks_url:
-        from dataapi.tokens import verify_id_token
+        from dataapi.identity.tokens import verify_id_token
 
         return verify_id_token(
             header,

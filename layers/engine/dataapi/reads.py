@@ -1,35 +1,47 @@
-"""get_items (SPEC §3): parse -> validate -> authorize -> compile -> execute -> serialize."""
+"""get_items (README "Reading"): plan -> (caller, policy) -> run, as writes.py does for writes.
+
+`plan` checks everything that needs no database, so a bad request never waits for a connection;
+the work it returns takes the caller's Authorizer (or none, for trusted callers), then compiles
+and runs one data statement.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded
-from dataapi.files import Files
 from dataapi.query import cursor
 from dataapi.query.execute import fetch
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
-from dataapi.query.select import ReadPlan, check_cursor_mode, cursor_values, order_keys, plan_read
+from dataapi.query.select import ReadPlan, check_cursor_mode, cursor_values, order_keys, plan_read, project
 from dataapi.query.serialize import guard_size, rows_json
-from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
+from dataapi.query.validate import (
+    BoolOp,
+    Fields,
+    OrderPath,
+    validate_fields,
+    validate_filters,
+    validate_order,
+)
 from dataapi.query.where import compile_where
 from dataapi.registry import ModelInfo, Registry
+from dataapi.result import Result
 from dataapi.settings import Settings
+from dataapi.storage.files import Files
 from dataapi.telemetry import count
 
+if TYPE_CHECKING:
+    from dataapi.identity.authorize import Authorizer
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    status: int
-    message: str
-    body: str  # JSON text of the envelope's `body` array
-    extra: dict[str, Any] = field(default_factory=dict)
-    rows: int = 0  # rows written (for logs, metrics and scheduled-run summaries; not in the envelope)
+ReadWork = Callable[[Session, "Authorizer | None"], Result]
+"""A validated read, run in a transaction, checked by the caller's Authorizer (or none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +52,17 @@ class ValidRead:
     model: ModelInfo
     fields: Fields
     filters: BoolOp
+    order: tuple[OrderPath, ...]
     per_page: int
     now: datetime
 
 
 def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) -> ValidRead:
-    """Everything that needs no database: a bad request never waits for a connection."""
     req = parse_model(GetItemsRequest, raw)
     model = registry.model(req.model_name)
     fields = validate_fields(model, parse_requested(req.requested_data, "/requested_data"))
     filters = validate_filters(parse_filters(req.query_filters, "/query_filters"), model, now)
+    order = validate_order(model, req.order_by)
     per_page = settings.max_per_page if req.per_page is None else req.per_page
     if not 1 <= per_page <= settings.max_per_page:
         raise LimitExceeded(
@@ -58,7 +71,28 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
             detail="field=per_page",
         )
     check_cursor_mode(req.order_by, req.cursor)
-    return ValidRead(req, model, fields, filters, per_page, now)
+    return ValidRead(req, model, fields, filters, order, per_page, now)
+
+
+def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None = None) -> ReadWork:
+    valid = validate(raw, registry, settings, now or datetime.now(UTC))
+
+    def work(session: Session, auth: Authorizer | None) -> Result:
+        filters = (
+            valid.filters
+            if auth is None
+            else auth.authorize_read(valid.model, valid.fields, valid.filters, valid.order)
+        )
+        return run(session, compile_read(valid, filters), settings)
+
+    return work
+
+
+def read_without_policy(
+    session: Session, raw: Any, registry: Registry, settings: Settings, now: datetime | None = None
+) -> Result:
+    """Engine tests and trusted callers."""
+    return plan(raw, registry, settings, now)(session, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +107,7 @@ def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
     req, model = valid.request, valid.model
     aliases = Aliases()
     root = aliases(model.table)
-    keys = order_keys(model, req.order_by, root, aliases)
+    keys = order_keys(model, valid.order, root, aliases)
     specs = [k.spec for k in keys]
     after: list[Any] | None = None
     if isinstance(req.cursor, int) or (
@@ -83,20 +117,14 @@ def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
     elif isinstance(req.cursor, str):
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
     where = compile_where(filters, root, aliases) if filters is not None and filters.children else None
-    plan = plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, req.count)
-    return PreparedRead(plan, valid.per_page, specs, valid.fields)
+    read_plan = plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, req.count)
+    return PreparedRead(read_plan, valid.per_page, specs, valid.fields)
 
 
 def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
-    """Parse, validate and compile with no policy (engine tests and trusted callers)."""
+    """Parse, validate and compile with no policy (compile-only engine tests)."""
     valid = validate(raw, registry, settings, now)
     return compile_read(valid, valid.filters)
-
-
-def read(
-    session: Session, raw: Any, registry: Registry, settings: Settings, now: datetime | None = None
-) -> Result:
-    return run(session, prepare(raw, registry, settings, now or datetime.now(UTC)), settings)
 
 
 def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
@@ -110,3 +138,15 @@ def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
     if prepared.plan.count is not None:
         extra["count"] = page.count
     return Result(200, "Data acquired.", body, extra)
+
+
+def read_back(
+    session: Session, model: ModelInfo, fields: Fields, ids: list[Any], settings: Settings
+) -> list[str]:
+    """The requested data of rows a write touched, built as reads build it, in `ids` order."""
+    aliases = Aliases()
+    root = aliases(model.table)
+    pk = root.c[model.pk.key]
+    query = select(pk, cast(project(fields, root, aliases), Text)).select_from(root).where(pk.in_(ids))
+    by_id = {row_id: text for row_id, text in session.execute(query)}
+    return Files(settings).sign_rows([by_id[i] for i in ids if i in by_id], fields)

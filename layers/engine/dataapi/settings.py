@@ -29,9 +29,8 @@ class Settings(BaseModel):
     files_bucket: str | None = None
     aws_region: str = "eu-north-1"
     s3_endpoint_url: str | None = None  # moto_server locally; AWS otherwise
-    get_url_seconds: int = Field(
-        3600, gt=0, le=43200
-    )  # presigned GETs die with the signer's credentials anyway
+    # Presigned GETs die with the signer's credentials anyway.
+    get_url_seconds: int = Field(3600, gt=0, le=43200)
     put_url_seconds: int = Field(300, gt=0, le=3600)
     upload_types: tuple[str, ...] = (
         "image/jpeg",

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from dataapi.errors import Forbidden, MalformedRequest, NotFound
-from dataapi.files import Files
+from dataapi.identity.policy import Operation
 from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
-from dataapi.mutate.values import Context, Limits, validate_rows, validate_values
-from dataapi.policy import Operation
-from dataapi.query.joins import Aliases
+from dataapi.mutate.values import Context, Limits, RowValues, validate_rows, validate_values
 from dataapi.query.parse import parse_filters, parse_requested
-from dataapi.query.select import project
 from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
-from dataapi.reads import Result
+from dataapi.reads import read_back
 from dataapi.registry import ModelInfo, Registry
-from dataapi.settings import Settings, get_settings
+from dataapi.result import Result
+from dataapi.settings import Settings
+from dataapi.storage.files import Files
 from dataapi.telemetry import count
 
 if TYPE_CHECKING:
-    from dataapi.authorize import Authorizer
+    from dataapi.identity.authorize import Authorizer
 
 Hooks = dict[str, RowHook]
 
@@ -35,41 +34,82 @@ Work = Callable[[Session, str, "Authorizer | None", Hooks], Result]
 with per-row hooks by model name (User rows mirror Cognito users)."""
 
 
-def create(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+def create_without_policy(
+    session: Session, raw: Any, actor: str, registry: Registry, settings: Settings
+) -> Result:
     """Run a create with no policy (engine tests and trusted callers)."""
     return plan_create(raw, registry, settings)(session, actor, None, {})
 
 
-def update(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+def update_without_policy(
+    session: Session, raw: Any, actor: str, registry: Registry, settings: Settings
+) -> Result:
     return plan_update(raw, registry, settings)(session, actor, None, {})
 
 
-def delete(session: Session, raw: Any, actor: str, registry: Registry, settings: Settings) -> Result:
+def delete_without_policy(
+    session: Session, raw: Any, actor: str, registry: Registry, settings: Settings
+) -> Result:
     return plan_delete(raw, registry, settings)(session, actor, None, {})
+
+
+@dataclass(frozen=True, slots=True)
+class CreateMember:
+    """One member of a create batch, validated."""
+
+    reference: str
+    base: str  # pointer prefix of the member: "" alone, "/2" in a batch
+    model: ModelInfo
+    rows: list[RowValues]
+    fields: Fields | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMember:
+    reference: str
+    base: str
+    model: ModelInfo
+    values: RowValues
+    filters: BoolOp | None  # as asked; the caller's row rule is added when the work runs
+    fields: Fields | None
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMember:
+    reference: str
+    at: str  # pointer to the member's object_values
+    model: ModelInfo
+    filters: BoolOp | None
+    also_do: RowValues | None
+    first: bool
 
 
 def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(CreateRequest, raw, settings.max_batch)
     ctx = _context(settings)
-    planned = []
+    members = []
     for req, base in requests:  # validate every member before the first statement
         model = registry.model(req.model_name, base + "/model_name")
         rows = validate_rows(model, req.object_values, base + "/object_values", ctx, creating=True)
-        planned.append((req, base, model, rows, _fields(model, req.requested_data, base)))
+        fields = _fields(model, req.requested_data, base)
+        members.append(CreateMember(req.reference or req.model_name, base, model, rows, fields))
 
     def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
         if auth is not None:
-            for _req, base, _model, rows, fields in planned:
-                for row in rows:
+            for m in members:
+                for row in m.rows:
                     auth.write("create", row)
-                if fields is not None:
-                    auth.read(fields, base + "/requested_data")
+                if m.fields is not None:
+                    auth.read(m.fields, m.base + "/requested_data")
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
         bodies = []
-        for _req, _base, model, rows, fields in planned:
-            ids = writer.create(model, rows)
-            bodies.append(_rows(session, model, fields, ids) if fields else ["{}"] * len(ids))
-        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "created", writer)
+        for m in members:
+            ids = writer.create(m.model, m.rows)
+            bodies.append(
+                read_back(session, m.model, m.fields, ids, settings) if m.fields else ["{}"] * len(ids)
+            )
+        return _result(bodies, batch, [m.reference for m in members], "created", writer)
 
     return work
 
@@ -77,41 +117,32 @@ def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
 def plan_update(raw: Any, registry: Registry, settings: Settings, missing_ok: bool = False) -> Work:
     requests, batch = parse_batch(UpdateRequest, raw, settings.max_batch)
     ctx = _context(settings)
-    planned = []
+    members = []
     for req, base in requests:
         model = registry.model(req.model_name, base + "/model_name")
         values = validate_values(model, req.object_values, base + "/object_values", ctx, creating=False)
-        filters = _filters(model, req.query_filters, req.allow_all, base + "/query_filters", ctx)
-        planned.append((req, base, model, values, filters, _fields(model, req.requested_data, base)))
+        filters = _target_filters(model, req.query_filters, req.allow_all, base + "/query_filters", ctx)
+        fields = _fields(model, req.requested_data, base)
+        reference = req.reference or req.model_name
+        first = req.update_type == "first_match"
+        members.append(UpdateMember(reference, base, model, values, filters, fields, first))
 
     def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
-        members = planned
+        allowed = [m.filters for m in members]
         if auth is not None:
-            members = [
-                (
-                    req,
-                    base,
-                    model,
-                    values,
-                    _authorized(auth, model, "update", filters, base),
-                    fields,
-                )
-                for req, base, model, values, filters, fields in planned
-            ]
-            for _req, base, _model, values, _filters, fields in members:
-                auth.write("update", values)
-                if fields is not None:
-                    auth.read(fields, base + "/requested_data")
+            allowed = [_authorized(auth, m.model, "update", m.filters, m.base) for m in members]
+            for m in members:
+                auth.write("update", m.values)
+                if m.fields is not None:
+                    auth.read(m.fields, m.base + "/requested_data")
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks, missing_ok)
         bodies = []
-        for (req, base, model, values, filters, fields), asked in zip(
-            members, [p[4] for p in planned], strict=True
-        ):
-            at = base + "/query_filters"
-            with _own_rows(writer, model, asked, filters, at):
-                ids = writer.update(model, values, filters, req.update_type == "first_match", at)
-            bodies.append(_rows(session, model, fields, ids) if fields else [])
-        return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "updated", writer)
+        for m, filters in zip(members, allowed, strict=True):
+            at = m.base + "/query_filters"
+            with _own_rows(writer, m.model, m.filters, filters, at):
+                ids = writer.update(m.model, m.values, filters, m.first, at)
+            bodies.append(read_back(session, m.model, m.fields, ids, settings) if m.fields else [])
+        return _result(bodies, batch, [m.reference for m in members], "updated", writer)
 
     return work
 
@@ -119,7 +150,7 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, missing_ok: bo
 def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
     requests, batch = parse_batch(DeleteRequest, raw, settings.max_batch)
     ctx = _context(settings)
-    planned = []
+    members = []
     for req, base in requests:
         model = registry.model(req.model_name, base + "/model_name")
         at = base + "/object_values"
@@ -128,33 +159,30 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
                 "'deletion_type' is required (delete_first or delete_all).", at=at + "/deletion_type"
             )
         allow_all = req.allow_all or req.object_values.allow_all
-        filters = _filters(model, req.object_values.query_filters, allow_all, at + "/query_filters", ctx)
+        filters = _target_filters(
+            model, req.object_values.query_filters, allow_all, at + "/query_filters", ctx
+        )
         also = req.object_values.also_do
         also_do = validate_values(model, also, at + "/also_do", ctx, creating=False) if also else None
-        planned.append((req, at, model, filters, also_do))
+        first = req.deletion == "delete_first"
+        members.append(DeleteMember(req.reference or req.model_name, at, model, filters, also_do, first))
 
     def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
-        members = planned
+        allowed = [m.filters for m in members]
         if auth is not None:
-            members = [
-                (
-                    req,
-                    at,
-                    model,
-                    _authorized(auth, model, "delete", filters, at.removesuffix("/object_values")),
-                    also_do,
-                )
-                for req, at, model, filters, also_do in planned
+            base = [m.at.removesuffix("/object_values") for m in members]
+            allowed = [
+                _authorized(auth, m.model, "delete", m.filters, b) for m, b in zip(members, base, strict=True)
             ]
-            for _req, _at, _model, _filters, also_do in members:
-                if also_do is not None:
-                    auth.write("update", also_do)
+            for m in members:
+                if m.also_do is not None:
+                    auth.write("update", m.also_do)
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
-        for (req, at, model, filters, also_do), asked in zip(members, [p[3] for p in planned], strict=True):
-            with _own_rows(writer, model, asked, filters, at + "/query_filters"):
-                writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
-        references = [r.reference or r.model_name for r, *_ in planned]
-        return _result([[] for _ in planned], batch, references, "deleted", writer)
+        for m, filters in zip(members, allowed, strict=True):
+            at = m.at + "/query_filters"
+            with _own_rows(writer, m.model, m.filters, filters, at):
+                writer.delete(m.model, filters, m.first, m.also_do, at)
+        return _result([[] for _ in members], batch, [m.reference for m in members], "deleted", writer)
 
     return work
 
@@ -190,7 +218,9 @@ def _authorized(
     return auth.restrict(model, op, filters)
 
 
-def _filters(model: ModelInfo, raw: dict[str, Any], allow_all: bool, at: str, ctx: Context) -> BoolOp | None:
+def _target_filters(
+    model: ModelInfo, raw: dict[str, Any], allow_all: bool, at: str, ctx: Context
+) -> BoolOp | None:
     if not raw:
         if allow_all:
             return None
@@ -206,16 +236,6 @@ def _fields(model: ModelInfo, requested: list | None, base: str) -> Fields | Non
     if not requested:
         return None
     return validate_fields(model, parse_requested(requested, base + "/requested_data"))
-
-
-def _rows(session: Session, model: ModelInfo, fields: Fields, ids: list[Any]) -> list[str]:
-    """The requested data of written rows, built by PostgreSQL as reads build it, in `ids` order."""
-    aliases = Aliases()
-    root = aliases(model.table)
-    pk = root.c[model.pk.key]
-    query = select(pk, cast(project(fields, root, aliases), Text)).select_from(root).where(pk.in_(ids))
-    by_id = {row_id: text for row_id, text in session.execute(query)}
-    return Files(get_settings()).sign_rows([by_id[i] for i in ids if i in by_id], fields)
 
 
 def _result(bodies: list[list[str]], batch: bool, references: list[str], verb: str, writer: Writer) -> Result:

@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, FromClause, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded, NotFound
+from dataapi.identity.policy import Operation
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
-from dataapi.policy import Operation
 from dataapi.query.joins import Aliases
 from dataapi.query.validate import BoolOp
 from dataapi.query.where import compile_where
@@ -35,8 +35,8 @@ class Budget:
             )
 
 
-class Guard(Protocol):
-    """Policy checks that need loaded rows (dataapi.authorize.Authorizer implements it)."""
+class WriteAuthorizer(Protocol):
+    """Policy checks that need loaded rows (dataapi.identity.authorize.Authorizer implements it)."""
 
     def restrict(self, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None: ...
     def row(self, model: ModelInfo, op: Operation, obj: Any, at: str) -> None: ...
@@ -57,14 +57,14 @@ class Writer:
         session: Session,
         budget: Budget,
         actor: str,
-        guard: Guard | None = None,
+        auth: WriteAuthorizer | None = None,
         hooks: dict[str, RowHook] | None = None,
         missing_ok: bool = False,
     ) -> None:
         self.session = session
         self.budget = budget
         self.actor = actor  # stamped on caller-stamped columns of created rows
-        self.guard = guard
+        self.auth = auth
         self.hooks = hooks or {}
         self.missing_ok = missing_ok  # scheduled runs: nothing matched is a run of 0 rows, not an error
         self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
@@ -205,7 +205,7 @@ class Writer:
             target = action.rel.target
             # A to-one holds one row: only the first match is linked (and gets also_do).
             first = action.first or not action.rel.uselist
-            filters = self.guard.restrict(target, "get", action.filters) if self.guard else action.filters
+            filters = self.auth.restrict(target, "get", action.filters) if self.auth else action.filters
             rows = self.load(target, self.matching_ids(target, filters, first))
             if not rows:
                 if action.create_if_none is None:
@@ -222,8 +222,8 @@ class Writer:
             self.budget.spend(len(rows), action.at)
             self._linked[id(action)] = rows
         key = action.rel.key
-        if self.guard is not None:
-            self.guard.relationship(action.rel, obj, rows, action.at)
+        if self.auth is not None:
+            self.auth.relationship(action.rel, obj, rows, action.at)
         if action.rel.uselist:
             collection = getattr(obj, key)
             for linked in rows:
@@ -248,8 +248,8 @@ class Writer:
             keep = set(self.session.scalars(query))
             chosen = [r for r in related if getattr(r, target.pk.key) in keep]
         self.budget.spend(len(chosen), action.at)
-        if self.guard is not None:
-            self.guard.relationship(action.rel, obj, chosen, action.at)
+        if self.auth is not None:
+            self.auth.relationship(action.rel, obj, chosen, action.at)
         if action.rel.uselist:
             for r in chosen:
                 current.remove(r)
@@ -259,8 +259,8 @@ class Writer:
     def _create(self, obj: Any, action: Create) -> None:
         self.budget.spend(len(action.rows), action.at)
         created = [self.new(r) for r in action.rows]
-        if self.guard is not None:
-            self.guard.relationship(action.rel, obj, created, action.at)
+        if self.auth is not None:
+            self.auth.relationship(action.rel, obj, created, action.at)
         key = action.rel.key
         if not action.rel.uselist:
             setattr(obj, key, created[0])
@@ -278,5 +278,5 @@ class Writer:
             self.apply(r, action.values)
 
     def _check_row(self, model: ModelInfo, obj: Any, at: str) -> None:
-        if self.guard is not None:
-            self.guard.row(model, "update", obj, at)
+        if self.auth is not None:
+            self.auth.row(model, "update", obj, at)

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from dataapi.errors import LimitExceeded, MalformedRequest, UnknownField, WrongValueType, pointer
-from dataapi.files import Files
 from dataapi.query.coerce import coerce
 from dataapi.query.parse import parse_filters
 from dataapi.query.validate import BoolOp, validate_filters
 from dataapi.registry import ColumnInfo, ModelInfo, RelationshipInfo
 from dataapi.settings import Settings
+from dataapi.storage.files import Files
 
 
 @dataclass(frozen=True, slots=True)

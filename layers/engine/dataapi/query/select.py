@@ -27,10 +27,10 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from dataapi.errors import MalformedRequest, UnknownField
+from dataapi.errors import MalformedRequest
 from dataapi.query.coerce import coerce
 from dataapi.query.joins import Aliases, related
-from dataapi.query.validate import Fields, resolve_path
+from dataapi.query.validate import Fields, OrderPath
 from dataapi.registry import ColumnInfo, ModelInfo
 
 _ISO = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
@@ -102,26 +102,17 @@ class OrderKey:
 
 
 def order_keys(
-    model: ModelInfo, order_by: list[str] | None, root: FromClause, aliases: Aliases
+    model: ModelInfo, order: tuple[OrderPath, ...], root: FromClause, aliases: Aliases
 ) -> list[OrderKey]:
     pk = model.pk
-    if not order_by:
+    if not order:
         return [OrderKey("-" + pk.key, root.c[pk.key], True, pk, False)]
     keys: list[OrderKey] = []
-    for i, spec in enumerate(order_by):
-        at = f"/order_by/{i}"
-        desc = spec.startswith("-")
-        name = spec[1:] if desc else spec
-        path = resolve_path(model, name, at)
-        col = path.column
-        if col is None or path.json_path or col.kind == "json" or any(h.uselist for h in path.hops):
-            raise UnknownField(
-                f"Cannot order by '{name}': use a column of {model.name} or of a to-one relationship.",
-                at=at,
-                detail=f"field={name}",
-            )
+    for entry in order:
+        path, col = entry.path, entry.path.column
+        assert col is not None  # validate_order only keeps paths ending in a column
         expr: Any = _through(path.hops, col, root, aliases) if path.hops else root.c[col.key]
-        keys.append(OrderKey(spec, expr, desc, col, col.nullable or bool(path.hops)))
+        keys.append(OrderKey(entry.spec, expr, entry.desc, col, col.nullable or bool(path.hops)))
     if not any(k.column is pk and "." not in k.spec for k in keys):
         desc = keys[0].desc
         keys.append(OrderKey(("-" if desc else "") + pk.key, root.c[pk.key], desc, pk, False))

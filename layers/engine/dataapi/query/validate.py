@@ -55,6 +55,35 @@ def resolve_path(model: ModelInfo, key: str, at: str) -> Path:
     return Path(tuple(hops), None, (), current)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderPath:
+    """One `order_by` entry, resolved once: authorization and compilation both use it."""
+
+    spec: str  # as sent: "field" or "-field"
+    path: Path
+    desc: bool
+    at: str
+
+
+def validate_order(model: ModelInfo, order_by: list[str] | None) -> tuple[OrderPath, ...]:
+    """Columns of the model or of to-one relationships; JSON columns and to-many hops cannot order."""
+    resolved = []
+    for i, spec in enumerate(order_by or ()):
+        at = f"/order_by/{i}"
+        desc = spec.startswith("-")
+        name = spec[1:] if desc else spec
+        path = resolve_path(model, name, at)
+        col = path.column
+        if col is None or path.json_path or col.kind == "json" or any(h.uselist for h in path.hops):
+            raise UnknownField(
+                f"Cannot order by '{name}': use a column of {model.name} or of a to-one relationship.",
+                at=at,
+                detail=f"field={name}",
+            )
+        resolved.append(OrderPath(spec, path, desc, at))
+    return tuple(resolved)
+
+
 # ---- requested_data -------------------------------------------------------------------------
 
 

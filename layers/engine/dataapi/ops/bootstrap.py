@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataapi import writes
+from dataapi.identity.directory import CognitoUsers, with_directory
+from dataapi.identity.policy import default_policy
 from dataapi.models import Role
-from dataapi.policy import default_policy
 from dataapi.registry import default_registry
 from dataapi.settings import get_settings
-from dataapi.users import CognitoUsers, with_directory
 
 
 def bootstrap_admin(email: str, password: str, username: str, phone: str) -> dict[str, Any]:

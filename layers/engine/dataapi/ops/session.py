@@ -13,19 +13,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, StrictStr
 from sqlalchemy import func, select, update
 
-from dataapi import cognito, reads
-from dataapi.authorize import Authorizer
-from dataapi.caller import Caller, load_caller
-from dataapi.db import EXTERNAL_CALL, transaction
+from dataapi import reads
+from dataapi.db.engine import EXTERNAL_CALL, transaction
 from dataapi.errors import Forbidden, Unauthenticated
-from dataapi.files import Files
+from dataapi.identity import cognito
+from dataapi.identity.authorize import Authorizer
+from dataapi.identity.caller import Caller, load_caller
+from dataapi.identity.policy import default_policy
 from dataapi.models import User
-from dataapi.policy import default_policy
 from dataapi.query.parse import parse_model
 from dataapi.query.validate import Fields
-from dataapi.reads import Result
 from dataapi.registry import default_registry
+from dataapi.result import Result
 from dataapi.settings import get_settings
+from dataapi.storage.files import Files
 from dataapi.telemetry import logger
 
 OWN_SHAPE: list[Any] = ["id", "username", "email", "phone", {"roles": ["role", "id"]}, "profile_picture"]
@@ -105,13 +106,8 @@ def me(raw: Any, claims: dict[str, str]) -> Result:
         caller = load_caller(session, claims)
         if shaped:
             _may_read_own(caller, valid.fields)
-        own = reads.validate(
-            {**request, "query_filters": {"id": caller.user_id}},
-            default_registry(),
-            settings,
-            datetime.now(UTC),
-        )
-        result = reads.run(session, reads.compile_read(own, own.filters), settings)
+        own = {**request, "query_filters": {"id": caller.user_id}}
+        result = reads.plan(own, default_registry(), settings)(session, None)  # shaped and checked above
     return Result(200, "Data acquired.", result.body)
 
 

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dataapi import writes
-from dataapi.authorize import Authorizer
-from dataapi.caller import SCHEDULER
-from dataapi.db import run_in_transaction
-from dataapi.policy import default_policy
-from dataapi.reads import Result
+from dataapi.db.engine import run_in_transaction
+from dataapi.identity.authorize import Authorizer
+from dataapi.identity.caller import SCHEDULER
+from dataapi.identity.policy import default_policy
 from dataapi.registry import default_registry
+from dataapi.result import Result
 from dataapi.settings import get_settings
 from dataapi.telemetry import count, logger
 

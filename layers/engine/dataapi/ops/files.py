@@ -17,15 +17,15 @@ from sqlalchemy import Text, cast, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from dataapi.authorize import Authorizer, for_caller
-from dataapi.db import transaction
+from dataapi.db.engine import transaction
 from dataapi.errors import BadRequest, Forbidden, MalformedRequest, NotConfigured, Unavailable
-from dataapi.files import Files, declared_prefixes, under
-from dataapi.policy import ALL, default_policy
+from dataapi.identity.authorize import Authorizer, for_caller
+from dataapi.identity.policy import ALL, default_policy
 from dataapi.query.parse import parse_model
-from dataapi.reads import Result
 from dataapi.registry import default_registry
+from dataapi.result import Result
 from dataapi.settings import get_settings
+from dataapi.storage.files import Files, declared_prefixes, under
 from dataapi.telemetry import logger
 
 _EXTENSIONS = {
@@ -48,7 +48,7 @@ class UploadEntry(BaseModel):
     fileType: StrictStr
 
 
-class DeleteRequest(BaseModel):
+class DeleteFilesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     urls: list[StrictStr]
@@ -116,8 +116,8 @@ def _stem(name: str) -> str:
     return _UNSAFE.sub("-", base).strip("-._")[:80]
 
 
-def delete_files(raw: Any, claims: dict[str, str]) -> Result:
-    req = parse_model(DeleteRequest, raw)
+def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
+    req = parse_model(DeleteFilesRequest, raw)
     if not req.urls:
         raise MalformedRequest("'urls' is empty.", at="/urls", detail="field=urls")
     files = _files()

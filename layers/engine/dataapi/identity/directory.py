@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dataapi import cognito
-from dataapi.db import EXTERNAL_CALL, run_in_transaction
+from dataapi.db.engine import EXTERNAL_CALL, run_in_transaction
+from dataapi.identity import cognito
 from dataapi.models import Role
 from dataapi.mutate.values import RowValues
 from dataapi.telemetry import logger

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dataapi.caller import Caller, load_caller, require_role
 from dataapi.errors import Forbidden, pointer
+from dataapi.identity.caller import Caller, load_caller, require_role
+from dataapi.identity.policy import Grant, Operation, Policy, default_policy
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
-from dataapi.policy import Grant, Operation, Policy, default_policy
-from dataapi.query.validate import BoolOp, Fields, Filter, Path, Pred
+from dataapi.query.validate import BoolOp, Fields, Filter, OrderPath, Path, Pred
 from dataapi.registry import ModelInfo, RelationshipInfo
 
 
@@ -56,6 +56,16 @@ class Authorizer:
             )
 
     # ---- reads ----------------------------------------------------------------------------
+
+    def authorize_read(
+        self, model: ModelInfo, fields: Fields, filters: BoolOp, order: tuple[OrderPath, ...]
+    ) -> BoolOp | None:
+        """Everything a read touches (fields, filter paths, order paths), then the row rule added."""
+        self.read(fields, "/requested_data")
+        self.filters(filters, model)
+        for entry in order:
+            self.path(model, entry.path, entry.at)
+        return self.restrict(model, "get", filters)
 
     def read(self, fields: Fields, at: str) -> None:
         grant = self.grant(fields.model, "get", at)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from dataapi.dberrors import RETRYABLE, sqlstate
+from dataapi.db.sqlstate import RETRYABLE, sqlstate
 from dataapi.settings import Settings, get_settings
 from dataapi.telemetry import count
 
@@ -39,12 +39,8 @@ def _create(settings: Settings) -> Engine:
 
     No connect option issues a session-level SET: that would pin RDS Proxy connections.
     """
-    pool = {
-        "pool_size": 1,
-        "max_overflow": 1,
-        "pool_pre_ping": True,
-        "pool_recycle": 600,
-    }  # one request at a time
+    # A Lambda container serves one request at a time: one connection, one spare.
+    pool = {"pool_size": 1, "max_overflow": 1, "pool_pre_ping": True, "pool_recycle": 600}
     if not settings.db_host and not settings.db_secret_arn:
         engine = create_engine(settings.database_url, **pool)
     else:
@@ -58,9 +54,8 @@ def _create(settings: Settings) -> Engine:
 
 def _credentials(settings: Settings) -> Any:
     def fill(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        if (
-            settings.db_secret_arn
-        ):  # the secret names the host too (a proxy with secret auth, or the DB itself)
+        # A secret names the host too (a proxy with secret auth, or the database itself).
+        if settings.db_secret_arn:
             secret = _secret(settings.db_secret_arn, settings.aws_region)
             cparams.update(
                 user=secret["username"],

@@ -1,24 +1,22 @@
-"""The operations as handlers call them: validated first, then, in the request's one transaction,
-the caller loaded, the policy enforced, and the engine run.
+"""The item routes as handlers call them: the request planned (validated) first, then, in the
+request's one transaction, the caller loaded and the planned work run under the caller's policy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dataapi import reads, writes
-from dataapi.authorize import for_caller
-from dataapi.db import transaction
-from dataapi.policy import default_policy
-from dataapi.query.validate import resolve_path
-from dataapi.reads import Result
+from dataapi.db.engine import transaction
+from dataapi.identity.authorize import for_caller
+from dataapi.identity.directory import CognitoUsers, with_directory
+from dataapi.identity.policy import default_policy
 from dataapi.registry import Registry, default_registry
+from dataapi.result import Result
 from dataapi.settings import Settings, get_settings
-from dataapi.users import CognitoUsers, with_directory
 
 Claims = dict[str, str]
 
@@ -26,17 +24,9 @@ default_policy().check(default_registry())  # a policy naming unknown models or 
 
 
 def get_items(raw: Any, claims: Claims) -> Result:
-    settings = get_settings()
-    valid = reads.validate(raw, default_registry(), settings, datetime.now(UTC))
+    work = reads.plan(raw, default_registry(), get_settings())
     with transaction() as session:
-        auth = for_caller(session, claims)
-        auth.read(valid.fields, "/requested_data")
-        auth.filters(valid.filters, valid.model)
-        for i, spec in enumerate(valid.request.order_by or []):
-            at = f"/order_by/{i}"
-            auth.path(valid.model, resolve_path(valid.model, spec.removeprefix("-"), at), at)
-        filters = auth.restrict(valid.model, "get", valid.filters)
-        return reads.run(session, reads.compile_read(valid, filters), settings)
+        return work(session, for_caller(session, claims))
 
 
 Plan = Callable[[Any, Registry, Settings], writes.Work]
