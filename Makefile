@@ -5,16 +5,28 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup dev test lint format typecheck bench migrate token openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
+.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate token openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
+
+# After changing a pin in pyproject.toml or scripts/sam-requirements.txt: re-resolve both locks.
+lock:
+	bash scripts/lock.sh
+
+# Run ruff, ruff-format, cfn-lint and the JSON checks before each commit.
+hooks: setup
+	.venv/bin/pre-commit install
 
 dev: setup
 	$(PY) -m devtools.localstack
 
 test: setup
 	$(PY) -m pytest
+
+# The fast tier: compile-only engine tests and other tests that need no database.
+unit: setup
+	$(PY) -m pytest tests/unit
 
 lint: setup
 	.venv/bin/ruff check .

@@ -1,46 +1,43 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: .venv (Python 3.12), PostgreSQL binaries, the SAM CLI in its own venv.
-# Each part is skipped when its stamp matches the pinned inputs, so `make dev` / `make test` stay quick.
+# Each part is skipped when its stamp matches its locked inputs, so `make dev` / `make test` stay quick.
+# Quiet when all is well: installer output is shown only when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-find_python312() {
-  local c
-  for c in python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
-      command -v "$c"; return 0
-    fi
-  done
-  echo "setup: Python 3.12 not found (install it, e.g. with pyenv)" >&2; return 1
+. scripts/python312.sh
+
+quietly() {  # run a step; print its output only if it fails
+  local log; log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; echo "setup: failed: $*" >&2; return 1; fi
+  rm -f "$log"
 }
 
-PY312=$(find_python312)
+# A venv with exactly the locked closure of `requirements` (the lock is checked against pyproject.toml by a test).
+make_venv() {  # dir lockfile stamp
+  echo "setup: creating $1 (Python 3.12, from $2)" >&2
+  rm -rf "$1"
+  quietly "$PY312" -m venv "$1"
+  quietly "$1/bin/python" -m pip install --upgrade pip
+  quietly "$1/bin/python" -m pip install -r "$2"
+  echo "$3" > "$1/.stamp"
+}
+
 stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+PY312=$(find_python312)
 
 # 1. The project venv.
-want=$(stamp_of pyproject.toml)
-if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then
-  echo "setup: creating .venv with $PY312" >&2
-  "$PY312" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q ".[dev]"
-  echo "$want" > .venv/.stamp
-fi
+want=$(stamp_of pyproject.toml requirements.lock)
+[ "$(cat .venv/.stamp 2>/dev/null)" = "$want" ] || make_venv .venv requirements.lock "$want"
 
 # 2. PostgreSQL server binaries (tests and `make dev` start their own cluster).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "setup: installing PostgreSQL" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  quietly $SUDO apt-get update -qq
+  quietly env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql
 fi
 
 # 3. The SAM CLI, kept apart: it pins boto3 exactly and would drag the project venv backwards.
-want_sam=$(stamp_of scripts/sam-requirements.txt)
-if [ "$(cat .sam-venv/.stamp 2>/dev/null)" != "$want_sam" ]; then
-  echo "setup: creating .sam-venv (SAM CLI)" >&2
-  "$PY312" -m venv .sam-venv
-  .sam-venv/bin/python -m pip install -q --upgrade pip
-  .sam-venv/bin/python -m pip install -q -r scripts/sam-requirements.txt
-  echo "$want_sam" > .sam-venv/.stamp
-fi
+want_sam=$(stamp_of scripts/sam-requirements.txt scripts/sam-requirements.lock)
+[ "$(cat .sam-venv/.stamp 2>/dev/null)" = "$want_sam" ] || make_venv .sam-venv scripts/sam-requirements.lock "$want_sam"
