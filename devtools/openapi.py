@@ -3,7 +3,7 @@
     python -m devtools.openapi [--out openapi.json]   # the document (default: stdout)
 
 Request schemas are the layer's pydantic models (`model_json_schema`, with their `$defs` hoisted
-into `components.schemas`); responses are the envelope of SPEC §2 (`Envelope` below); routes and
+into `components.schemas`); responses are the envelope of docs/contract.md §2 (`Envelope` below); routes and
 which of them need a token come from template.yaml (devtools/template.py). Output is deterministic
 (fixed build order, sorted component names and status codes) so the file can be committed and
 diffed.
@@ -55,7 +55,7 @@ EXAMPLE_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
 
 class Envelope(BaseModel):
-    """Every response body, success or error, from every route (SPEC §2)."""
+    """Every response body, success or error, from every route (docs/contract.md §2)."""
 
     model_config = ConfigDict(extra="allow", title="Envelope")
 
@@ -93,7 +93,7 @@ class Operation:
         return self.component or (self.model.__name__ if self.model else "")
 
 
-# ---- examples (SPEC §3, §4, §6, §7) -----------------------------------------------------------
+# ---- examples (docs/contract.md §3, §4, §6, §7) -----------------------------------------------------------
 
 GET_ITEMS_EXAMPLE: dict[str, Any] = {
     "model_name": "Item",
@@ -211,7 +211,7 @@ _ME = {
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/schemes/get_items"): Operation(
         operation_id="get_items",
-        summary="Read rows of a model, with relationships (SPEC §3)",
+        summary="Read rows of a model, with relationships (docs/contract.md §3)",
         description=(
             "`requested_data` lists columns, dotted paths and `{relationship: [...]}` trees; "
             "`query_filters` maps keys to conditions (`or-` prefix, `$or`/`$and`/`$not` groups). "
@@ -223,7 +223,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_message="Data acquired.",
         model=GetItemsRequest,
         examples={
-            "spec": {"summary": "The SPEC §3 example", "value": GET_ITEMS_EXAMPLE},
+            "contract": {"summary": "The contract example (docs/contract.md §3)", "value": GET_ITEMS_EXAMPLE},
             "ordered": {
                 "summary": "Nested groups, order_by and a total count",
                 "value": GET_ITEMS_ORDERED_EXAMPLE,
@@ -241,7 +241,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/schemes/create_items"): Operation(
         operation_id="create_items",
-        summary="Create rows, with relationship actions (SPEC §4.1, §4.4)",
+        summary="Create rows, with relationship actions (docs/contract.md §4.1, §4.4)",
         description=(
             "One request or a JSON array of them (a batch, one transaction). `object_values` is one "
             "row or a list of rows; relationships take `{action: link | unlink | create | "
@@ -266,7 +266,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/schemes/update_items"): Operation(
         operation_id="update_items",
-        summary="Update the first or all matching rows (SPEC §4.2)",
+        summary="Update the first or all matching rows (docs/contract.md §4.2)",
         description=(
             "`update_type` is `first_match` (first row in the default order) or `all_matches`. "
             "`query_filters` must be non-empty unless `allow_all` is true. Nothing matched: 404."
@@ -286,7 +286,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/schemes/delete_items"): Operation(
         operation_id="delete_items",
-        summary="Delete the first or all matching rows (SPEC §4.3)",
+        summary="Delete the first or all matching rows (docs/contract.md §4.3)",
         description=(
             "`deletion_type` is `delete_first` or `delete_all` (the legacy spelling `delition_type` "
             "is accepted); `also_do` is applied to each row just before it is deleted. Nothing "
@@ -307,7 +307,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/login"): Operation(
         operation_id="login",
-        summary="Log in: email and password for a Cognito ID token (SPEC §7)",
+        summary="Log in: email and password for a Cognito ID token (docs/contract.md §7)",
         description=(
             "No token needed. Any failure (unknown email, wrong password, disabled user) is one "
             "401. Send the returned `token` as `Authorization: Bearer <token>` on every other route."
@@ -330,7 +330,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api"): Operation(
         operation_id="me",
-        summary="Who am I: the caller's own User row (SPEC §7)",
+        summary="Who am I: the caller's own User row (docs/contract.md §7)",
         description="Without a body (or `{}`): the default shape; with `requested_data`: shaped by it.",
         tag="session",
         success=200,
@@ -345,7 +345,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/logout"): Operation(
         operation_id="logout",
-        summary="Log out: sign out everywhere, older ID tokens are refused (SPEC §7)",
+        summary="Log out: sign out everywhere, older ID tokens are refused (docs/contract.md §7)",
         description="No body. Afterwards the caller's older ID tokens get 403 like a rejected token.",
         tag="session",
         success=200,
@@ -354,7 +354,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/generate-presigned-url"): Operation(
         operation_id="generate_presigned_url",
-        summary="Presigned PUT URLs for uploads (SPEC §6)",
+        summary="Presigned PUT URLs for uploads (docs/contract.md §6)",
         description=(
             "A JSON array of `{fileName, filePath, fileType}`; `body` answers `{fileName, url}` in "
             "request order. All or nothing: one bad entry (or a repeated `fileName`) is a 400 and "
@@ -375,7 +375,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/api/delete-image-url"): Operation(
         operation_id="delete_image_url",
-        summary="Delete uploaded objects (SPEC §6)",
+        summary="Delete uploaded objects (docs/contract.md §6)",
         description=(
             "Keys or URLs of the project's bucket in any form. All are checked first; any entry "
             "outside the bucket or its prefixes, or not permitted, is a 400 and nothing is "
@@ -392,13 +392,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }
 
 TAGS = [
-    {"name": "data", "description": "The four data routes over the registered models (SPEC §3, §4)."},
-    {"name": "session", "description": "Log in, who am I, log out, for existing clients (SPEC §7)."},
-    {"name": "files", "description": "Uploads and deletions in the files bucket (SPEC §6)."},
+    {"name": "data", "description": "The four data routes over the registered models (docs/contract.md §3, §4)."},
+    {"name": "session", "description": "Log in, who am I, log out, for existing clients (docs/contract.md §7)."},
+    {"name": "files", "description": "Uploads and deletions in the files bucket (docs/contract.md §6)."},
     {"name": "other", "description": "Routes of template.yaml this document has no description for."},
 ]
 
-# Error responses (SPEC §2, §7): (component name, status, description, example message, server_message).
+# Error responses (docs/contract.md §2, §7): (component name, status, description, example message, server_message).
 ERRORS: list[tuple[str, int, str, str, str]] = [
     (
         "BadRequest",
@@ -593,7 +593,7 @@ def build(template_path: Path | str = TEMPLATE) -> dict[str, Any]:
         "info": {
             "title": "Dynamic data API",
             "version": _version(),
-            "summary": "A generic JSON data API over SQLAlchemy models (SPEC §1).",
+            "summary": "A generic JSON data API over SQLAlchemy models (docs/contract.md §1).",
             "description": (
                 "Every response body, success or error, is the envelope "
                 "`{status, message, body, server_message}` (plus `request_id`, and `next_cursor` / "

@@ -1,4 +1,4 @@
-"""POST /api/schemes/delete_items: delete rows of any registered model, one request or a batch (SPEC §4)."""
+"""POST /api/schemes/delete_items: delete rows of any registered model, one request or a batch (docs/contract.md §4)."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -1,4 +1,4 @@
-"""POST /api/schemes/get_items: read any registered model (SPEC §3)."""
+"""POST /api/schemes/get_items: read any registered model (docs/contract.md §3)."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -1,6 +1,6 @@
-"""POST /api/schemes/update_items: update rows of any registered model, one request or a batch (SPEC §4).
+"""POST /api/schemes/update_items: update rows of any registered model, one request or a batch (docs/contract.md §4).
 
-Also the target of scheduled batch updates (SPEC §8): an event without requestContext.
+Also the target of scheduled batch updates (docs/contract.md §8): an event without requestContext.
 """
 
 from aws_lambda_powertools.logging import correlation_paths

@@ -1,4 +1,4 @@
-"""Initial schema: the purchase-app domain (SPEC §5).
+"""Initial schema: the purchase-app domain (docs/contract.md §5).
 
 Revision ID: 0001
 Revises:

@@ -1,4 +1,4 @@
-"""File routes and file fields (SPEC §6) through the Lambda handlers, in-process, with moto's S3.
+"""File routes and file fields (docs/contract.md §6) through the Lambda handlers, in-process, with moto's S3.
 
 `POST /api/generate-presigned-url` and `POST /api/delete-image-url` (functions/files), and the
 file fields through create_items, update_items and get_items, are invoked as Lambda would with API
@@ -217,7 +217,7 @@ class Reply:
 
 
 def invoke(event: dict[str, Any], function: str = "files") -> Reply:
-    """Invoke a handler and check the envelope every response must have (SPEC §2)."""
+    """Invoke a handler and check the envelope every response must have (docs/contract.md §2)."""
     response = HANDLERS[function](event, FakeLambdaContext())
     envelope = json.loads(response["body"])
     assert response["statusCode"] == envelope["status"]
@@ -288,7 +288,7 @@ def sql(db: Db, query: str, **params: Any) -> Any:
 
 
 def forms(key: str) -> dict[str, str]:
-    """Every form of the bucket's URL for `key` (SPEC §6), the key percent-encoded in URLs."""
+    """Every form of the bucket's URL for `key` (docs/contract.md §6), the key percent-encoded in URLs."""
     path = quote(key)
     return {
         "bare key": key,
@@ -532,7 +532,7 @@ def test_delete_under_a_prefix_the_role_has_no_grant_for_deletes_nothing(
     s3: Any, people: People, buyer_items_only: None
 ) -> None:
     """GIVEN a Buyer granted items/ only WHEN it deletes an items/ and a users/ key together
-    THEN 400 listing the users/ entry (SPEC §6: "not permitted → 400 listing them"), nothing deleted."""
+    THEN 400 listing the users/ entry (docs/contract.md §6: "not permitted → 400 listing them"), nothing deleted."""
     item_key, user_key = put(s3, "items/loose/a.jpg"), put(s3, "users/bo/draft.png")
 
     reply = delete([item_key, user_key], people.buyer)
@@ -583,7 +583,7 @@ def test_without_a_bucket_file_values_are_stored_and_read_as_sent(
     people: People, db: Db, monkeypatch
 ) -> None:
     """GIVEN no FILES_BUCKET WHEN items are created with any value and read back
-    THEN the values are stored and returned as sent (the feature degrades, SPEC §2)."""
+    THEN the values are stored and returned as sent (the feature degrades, docs/contract.md §2)."""
     monkeypatch.delenv("FILES_BUCKET", raising=False)
     _reset_caches()
     images = ["https://images.example.com/x.jpg", "items/1/a.jpg"]
@@ -754,7 +754,7 @@ def test_an_admin_may_delete_another_users_picture(s3: Any, people: People) -> N
 
 def test_a_user_whose_role_grants_no_prefix_deletes_nothing(s3: Any, people: People) -> None:
     """GIVEN a Viewer (a role without file grants) WHEN it deletes an unreferenced key
-    THEN refused (SPEC §6: "not permitted → 400 listing them"; a policy denial is 403), nothing deleted."""
+    THEN refused (docs/contract.md §6: "not permitted → 400 listing them"; a policy denial is 403), nothing deleted."""
     key = put(s3, "items/loose/a.jpg")
 
     reply = delete([key], people.viewer)
@@ -816,7 +816,7 @@ def test_the_routes_answer_cors_for_the_browser(s3: Any, people: People) -> None
 @pytest.mark.parametrize("path", ["items/./2512", "items//2512"], ids=["dot-segment", "empty-segment"])
 def test_presign_signs_only_keys_the_write_path_accepts(s3: Any, people: People, path: str) -> None:
     """GIVEN a filePath with a `.` or an empty segment WHEN presigned THEN either 400, or a key
-    that an Item may then store (SPEC §6: the client learns the key from the URL and sends it back)."""
+    that an Item may then store (docs/contract.md §6: the client learns the key from the URL and sends it back)."""
     reply = presign([entry("a.jpg", path)])
 
     if reply.status == 200:

@@ -2,7 +2,7 @@
 
 Every test builds an API Gateway REST (v1 proxy) event from a JSON file in `events/` (the shape
 `sam local generate-event apigateway aws-proxy` produces, with the Cognito authorizer's claims),
-invokes the handler as Lambda would, and checks the response against SPEC §2 (the envelope and the
+invokes the handler as Lambda would, and checks the response against docs/contract.md §2 (the envelope and the
 error rules) and §3 (the read grammar). Every response body is checked by `invoke`: status equals
 statusCode, exactly the four envelope keys plus allowed extras, a readable message, a list body,
 and X-Request-Id equal to the body's request_id.

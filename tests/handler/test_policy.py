@@ -1,4 +1,4 @@
-"""The access policy (SPEC §7) through the real handlers, in-process, on committed seed data.
+"""The access policy (docs/contract.md §7) through the real handlers, in-process, on committed seed data.
 
 Every test gets a fresh migrated database holding `tests/fixtures/seed.py` plus two users, with
 Cognito subjects for the callers:
@@ -18,8 +18,8 @@ checked for the envelope; every refusal is checked to have written nothing (ever
 row by row before and after). Cognito is not configured here (no user pool): User writes that need
 it answer 503.
 
-The expectations are written from SPEC §7, not derived from policy.json, so a policy file that
-drifts from the SPEC fails here.
+The expectations are written from docs/contract.md §7, not derived from policy.json, so a policy file that
+drifts from docs/contract.md fails here.
 """
 
 from __future__ import annotations
@@ -388,7 +388,7 @@ def history_entry(column: str, old: Any, new: Any) -> dict[str, Any]:
 # ---- 1. every cell of the default policy -------------------------------------------------------
 
 ALL = frozenset(OPS)
-# SPEC §7, "Defaults": Admin everything; Buyer as listed; any other role (Viewer) nothing.
+# docs/contract.md §7, "Defaults": Admin everything; Buyer as listed; any other role (Viewer) nothing.
 BUYER: dict[str, frozenset[str]] = {
     "User": frozenset({"get", "update"}),  # update: its own row only
     "Role": frozenset({"get"}),

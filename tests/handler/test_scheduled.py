@@ -1,4 +1,4 @@
-"""Scheduled batch updates (SPEC §8): the update function invoked with a Schedule's Input as the event."""
+"""Scheduled batch updates (docs/contract.md §8): the update function invoked with a Schedule's Input as the event."""
 
 import importlib.util
 import json

@@ -1,4 +1,4 @@
-"""The session routes (SPEC §7) through `functions/session/app.py`, in-process, with moto's Cognito.
+"""The session routes (docs/contract.md §7) through `functions/session/app.py`, in-process, with moto's Cognito.
 
 POST /api/login (no authorizer), POST /api (who am I) and POST /api/logout are invoked as Lambda
 would, with API Gateway REST events from `events/session_*.json` whose authorizer claims are

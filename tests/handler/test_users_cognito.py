@@ -1,4 +1,4 @@
-"""User writes mirror Cognito users (SPEC §7 "Users live in Cognito", §4.5), through the
+"""User writes mirror Cognito users (docs/contract.md §7 "Users live in Cognito", §4.5), through the
 create/update/delete handlers, in-process, with moto's Cognito.
 
 Order under test: database work flushed first, then Cognito, then the commit; deletes leave Cognito
@@ -236,7 +236,7 @@ def test_create_with_an_email_of_another_row_is_409_before_cognito(world: World,
 
 def test_a_duplicate_email_in_another_case_is_named_in_the_409(world: World) -> None:
     """GIVEN a User row with an email WHEN a User with that email in upper case is created
-    THEN the 409 says "The value '...' for field 'email' already exists." (SPEC §4.5), as it does
+    THEN the 409 says "The value '...' for field 'email' already exists." (docs/contract.md §4.5), as it does
     for the same email in the same case."""
     same = write("create_items", new_user(email=CALLER_EMAIL, username="another", password=None))
     assert "for field 'email' already exists" in same.message, same.envelope
@@ -685,7 +685,7 @@ def test_without_a_pool_a_user_write_needing_cognito_is_503(
 def test_with_only_database_url_a_user_write_needing_cognito_says_not_configured(
     db: Db, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """GIVEN only DATABASE_URL is set (no Cognito settings, no AWS region: SPEC §2)
+    """GIVEN only DATABASE_URL is set (no Cognito settings, no AWS region: docs/contract.md §2)
     WHEN an Admin creates a User with a password THEN 503 "user directory not configured" (not a
     boto3 region or credentials error), and no row is written."""
     for name in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "AWS_DEFAULT_REGION", "AWS_REGION"):

@@ -1,4 +1,4 @@
-"""The schema the migrations build is the schema the models declare, and it keeps SPEC §5's rules.
+"""The schema the migrations build is the schema the models declare, and it keeps docs/contract.md §5's rules.
 
 - models and migrations never drift (Alembic's autogenerate comparison finds nothing);
 - every foreign key declares ON DELETE, and it is the one the ORM cascades imply;
@@ -47,7 +47,7 @@ NO_DEFAULT_TIMESTAMPS = {("User", "tokens_valid_after")}  # set when a user sign
 
 ITEM = Base.metadata.tables["Item"]
 ITEM_JSON_COLUMNS = [c.name for c in ITEM.columns if isinstance(c.type, JSONB)]
-# Known gap, reported to the model owners: SPEC §5 asks for GIN indexes on Item's JSON columns, and
+# Known gap, reported to the model owners: docs/contract.md §5 asks for GIN indexes on Item's JSON columns, and
 # `images` has none. strict=True: once the model gains the index this XPASSes and fails, so the
 # marker cannot outlive the gap.
 
@@ -215,7 +215,7 @@ def test_given_a_migrated_database_then_its_foreign_keys_have_the_same_ondelete(
 
 
 def test_the_rules_cover_the_spec_examples():
-    """SPEC §5 names some rules outright; they must come out of the derivation too."""
+    """docs/contract.md §5 names some rules outright; they must come out of the derivation too."""
     rules = _rules()
     assert rules[("Item", ("dealer_id",))] == "SET NULL"
     assert rules[("Item_History", ("item_id",))] == "CASCADE"

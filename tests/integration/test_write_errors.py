@@ -1,4 +1,4 @@
-"""Write failures (SPEC §2, §4.5): SQLSTATE -> typed errors through real statements, the retry of
+"""Write failures (docs/contract.md §2, §4.5): SQLSTATE -> typed errors through real statements, the retry of
 serialization failures and deadlocks, and whole-batch atomicity with real commits.
 
 Database errors leave the service functions as SQLAlchemy `DBAPIError`s; the HTTP edge maps them
@@ -163,7 +163,7 @@ def test_string_longer_than_its_column_is_400(db_session):
 
 
 def test_string_longer_than_its_column_names_the_field(db_session):
-    """SPEC §2/§4.4: a value is validated against its column type; a 400 names the field."""
+    """docs/contract.md §2, §4.4: a value is validated against its column type; a 400 names the field."""
     err = refused_anywhere(db_session, create, {"model_name": "Item", "object_values": {"state": "x" * 81}})
     assert err.status == 400
     assert "'state'" in err.message

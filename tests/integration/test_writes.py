@@ -1,4 +1,4 @@
-"""The write engine (SPEC §4) on a real PostgreSQL, against tests/fixtures/seed.py.
+"""The write engine (docs/contract.md §4) on a real PostgreSQL, against tests/fixtures/seed.py.
 
 Each test calls the service functions `create` / `update` / `delete` directly on `db_session`
 (rolled back after the test) and checks the database row by row in SQL. Ids of rows created here

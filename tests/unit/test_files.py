@@ -1,4 +1,4 @@
-"""File fields without a database or a network (SPEC §6): every URL form of the project's bucket
+"""File fields without a database or a network (docs/contract.md §6): every URL form of the project's bucket
 canonicalized to its object key, what is refused, and what each presigned URL signs.
 
 Signing is local to botocore: with dummy credentials from the environment no request is sent.

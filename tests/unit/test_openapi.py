@@ -268,8 +268,8 @@ def test_request_examples_validate_against_model_and_schema(doc: dict[str, Any],
 
 def test_the_required_examples_are_there(doc: dict[str, Any]) -> None:
     get = _request_examples(doc, "/api/schemes/get_items")
-    assert get["spec"] == openapi.GET_ITEMS_EXAMPLE
-    assert get["spec"]["requested_data"][-1] == "notes.subject.subject"
+    assert get["contract"] == openapi.GET_ITEMS_EXAMPLE
+    assert get["contract"]["requested_data"][-1] == "notes.subject.subject"
     create = _request_examples(doc, "/api/schemes/create_items")
     assert any(isinstance(n, dict) and n.get("action") == "link" for v in create.values() for n in _walk(v))
     assert any(isinstance(v, list) for v in create.values())  # a batch

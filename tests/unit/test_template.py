@@ -1,4 +1,4 @@
-"""template.yaml keeps the contract of SPEC §7 and §9: gateway responses, CORS, layer, timeouts."""
+"""template.yaml keeps the contract of docs/contract.md §7 and §9: gateway responses, CORS, layer, timeouts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from devtools.template import ROOT, TEMPLATE, gateway_responses, load_template, routes
 
-# SPEC §7: every gateway response type with a fixed status (UNAUTHORIZED: RejectedTokenStatus).
+# docs/contract.md §7: every gateway response type with a fixed status (UNAUTHORIZED: RejectedTokenStatus).
 FIXED_STATUS = {
     "MISSING_AUTHENTICATION_TOKEN": 404,
     "RESOURCE_NOT_FOUND": 404,

@@ -1,4 +1,4 @@
-"""create_items, update_items, delete_items (SPEC §4): one request or a batch, one transaction."""
+"""create_items, update_items, delete_items (docs/contract.md §4): one request or a batch, one transaction."""
 
 from __future__ import annotations
 

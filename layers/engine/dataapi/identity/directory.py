@@ -1,4 +1,4 @@
-"""User rows mirror Cognito users (SPEC §7): the write hook for `User`, and its compensation.
+"""User rows mirror Cognito users (docs/contract.md §7): the write hook for `User`, and its compensation.
 
 Order per row: the database work is flushed first (constraint errors surface before anything
 leaves the database), then Cognito, then the commit; deleted users are removed from Cognito only

@@ -47,7 +47,7 @@ class User(Base):
         secondary=user_roles, back_populates="users", passive_deletes=True
     )
 
-    # Emails are unique ignoring case: the caller is found by case-insensitive email (SPEC §7).
+    # Emails are unique ignoring case: the caller is found by case-insensitive email (docs/contract.md §7).
     __table_args__ = (Index("ix_User_lower_email", text("lower(email)"), unique=True),)
 
 

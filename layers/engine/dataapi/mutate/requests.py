@@ -1,4 +1,4 @@
-"""Write request bodies (SPEC §4), validated with pydantic at the boundary."""
+"""Write request bodies (docs/contract.md §4), validated with pydantic at the boundary."""
 
 from typing import Any, Literal
 

@@ -1,8 +1,8 @@
-"""Validate `object_values` (SPEC §4.4) into typed row values and relationship actions.
+"""Validate `object_values` (docs/contract.md §4.4) into typed row values and relationship actions.
 
 Everything is checked before the first statement: names against the mapper, values against
 column types, actions against their grammar, and the request limits. Server-managed columns are
-ignored as the SPEC says (clients resend `id`); every other unknown name is refused.
+ignored as docs/contract.md §4.4 says (clients resend `id`); every other unknown name is refused.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def validate_values(
         col = model.columns.get(key)
         if col is not None:
             if col.server_managed or col.caller_stamped:
-                continue  # the server owns these: ignored as sent (SPEC §4.4)
+                continue  # the server owns these: ignored as sent (docs/contract.md §4.4)
             row.columns[key] = _column_value(col, value, key_at, ctx)
         elif key in model.relationships:
             row.actions.append(_action(model.relationships[key], value, key_at, ctx, depth))

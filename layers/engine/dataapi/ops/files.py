@@ -1,4 +1,4 @@
-"""The file routes (SPEC §6): presigned PUTs for uploads, and deletion of objects.
+"""The file routes (docs/contract.md §6): presigned PUTs for uploads, and deletion of objects.
 
 Both are all-or-nothing: every entry is checked first and one bad entry refuses the whole request
 (400 listing them), so nothing is signed or deleted by halves. A prefix the caller's role has no

@@ -1,4 +1,4 @@
-"""Scheduled batch updates (SPEC §8): an EventBridge Schedule invokes update_items with its Input as
+"""Scheduled batch updates (docs/contract.md §8): an EventBridge Schedule invokes update_items with its Input as
 the event, without `requestContext`. The run is validated, runs as the `scheduler` principal in one
 transaction, and answers a summary; any failure rolls back and raises, so Lambda's asynchronous
 retries and the on-failure destination catch it. Nothing matched is a successful run of 0 rows:

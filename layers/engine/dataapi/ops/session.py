@@ -1,4 +1,4 @@
-"""Session routes for existing clients (SPEC §7): log in, who am I, log out.
+"""Session routes for existing clients (docs/contract.md §7): log in, who am I, log out.
 
 Every login failure is one 401 with one message: unknown email, wrong password, disabled user and
 a missing User row look the same from outside (the pool also prevents user-existence errors).

@@ -1,4 +1,4 @@
-"""S3 file fields (SPEC §6): object keys stored in one canonical form, read back as presigned GETs.
+"""S3 file fields (docs/contract.md §6): object keys stored in one canonical form, read back as presigned GETs.
 
 Writes accept a key or any URL of the project's bucket — virtual-hosted or path-style, regional or
 global, the local endpoint, signed or not — and store the key. Other hosts, other buckets and keys
