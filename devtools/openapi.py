@@ -392,8 +392,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }
 
 TAGS = [
-    {"name": "data", "description": "The four data routes over the registered models (docs/contract.md §3, §4)."},
-    {"name": "session", "description": "Log in, who am I, log out, for existing clients (docs/contract.md §7)."},
+    {
+        "name": "data",
+        "description": "The four data routes over the registered models (docs/contract.md §3, §4).",
+    },
+    {
+        "name": "session",
+        "description": "Log in, who am I, log out, for existing clients (docs/contract.md §7).",
+    },
     {"name": "files", "description": "Uploads and deletions in the files bucket (docs/contract.md §6)."},
     {"name": "other", "description": "Routes of template.yaml this document has no description for."},
 ]
