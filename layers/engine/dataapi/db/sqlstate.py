@@ -47,7 +47,7 @@ def _constraint_columns() -> dict[str, tuple[str, list[str], str | None]]:
                     referred = getattr(constraint, "referred_table", None)
                     found[name] = (
                         table.name,
-                        [c.name for c in constraint.columns],
+                        [c.name for c in getattr(constraint, "columns", ())],
                         referred.name if referred is not None else None,
                     )
             for index in table.indexes:

@@ -1,9 +1,9 @@
 """Correlated access to a related table, used by filters (EXISTS) and projections (subqueries)."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import Alias, ColumnElement, FromClause, Table, and_, literal_column, select
+from sqlalchemy import Alias, ColumnElement, FromClause, Select, Table, and_, literal_column, select
 
 from dataapi.registry import RelationshipInfo
 
@@ -24,7 +24,7 @@ class Aliases:
         key = (table, self._n)
         alias = self._made.get(key)
         if alias is None:
-            alias = self._made[key] = table.alias(f"t{self._n}")
+            alias = self._made[key] = cast(Alias, table.alias(f"t{self._n}"))
         self._n += 1
         return alias
 
@@ -48,7 +48,7 @@ def exists(
     inner: Callable[[Alias], ColumnElement[bool]] | None = None,
 ) -> ColumnElement[bool]:
     target, from_, cond = related(rel, parent, aliases)
-    query = select(literal_column("1")).select_from(from_).where(cond)
+    query: Select[Any] = select(literal_column("1")).select_from(from_).where(cond)
     if inner is not None:
         query = query.where(inner(target))
     return query.exists()

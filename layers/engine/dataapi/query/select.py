@@ -33,9 +33,9 @@ from dataapi.query.joins import Aliases, related
 from dataapi.query.validate import Fields, OrderPath
 from dataapi.registry import ColumnInfo, ModelInfo
 
-_ISO = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
-_EMPTY_LIST = literal_column("'[]'::json")
-_UTC = literal_column("'UTC'")
+_ISO: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
+_EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
+_UTC: ColumnElement[str] = literal_column("'UTC'")
 _MAX_ARGS = 100  # json_build_object takes at most 100 arguments
 
 
@@ -70,7 +70,7 @@ def project(fields: Fields, alias: FromClause, aliases: Aliases) -> ColumnElemen
     if len(args) <= _MAX_ARGS:
         return func.json_build_object(*args, type_=JSON)
     chunks = [func.jsonb_build_object(*args[i : i + _MAX_ARGS]) for i in range(0, len(args), _MAX_ARGS)]
-    merged = chunks[0]
+    merged: ColumnElement[Any] = chunks[0]
     for chunk in chunks[1:]:
         merged = merged.op("||")(chunk)
     return cast(merged, JSON)

@@ -40,7 +40,7 @@ def object_key(value: str, bucket: str, endpoint: str | None) -> str | None:
             found, key = m.group("bucket"), path
         elif _PATH.match(host) or (local is not None and url.netloc.lower() == local):
             found, _, key = path.partition("/")
-        elif local is not None and host.endswith("." + (urlsplit(endpoint).hostname or "")):
+        elif local is not None and host.endswith("." + (urlsplit(endpoint or "").hostname or "")):
             found, key = host.split(".", 1)[0], path
         else:
             return None
@@ -175,12 +175,11 @@ def _s3(region: str, endpoint: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
-    style = "path" if endpoint else "virtual"
     return boto3.client(
         "s3",
         region_name=region,
         endpoint_url=endpoint,
-        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "virtual"}),
     )
 
 
