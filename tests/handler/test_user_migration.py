@@ -23,19 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, text
 
 from dataapi import cognito
 from dataapi import db as dbmod
-from dataapi.identity import legacy_login
 from dataapi.identity.legacy_login import MigrationRefused, meets_policy, verify
 from dataapi.settings import get_settings
 from devtools.cognito_triggers import UserMigration
 from devtools.gateway import Gateway, make_server
-from devtools.migrate import upgrade
 from devtools.template import TEMPLATE
-from tests.fixtures.legacy import PASSWORDS, PBKDF2, SCRYPT, create_flask_database
+from tests.fixtures.legacy import PASSWORDS, PBKDF2, SCRYPT, adopted_for_the_layer
 from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB, FakeLambdaContext
 from tests.handler.test_session import (
     ORIGIN,
@@ -57,13 +54,7 @@ WORKER, PHOTO, ADMIN = "worker@example.com", "photo@example.com", "admin@example
 @pytest.fixture
 def legacy_db(pg, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """The Flask backend's database with legacy rows, adopted (upgraded to head); the layer uses it."""
-    url = create_flask_database(pg, f"legacy_login{next(_names)}")
-    upgrade(url)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr(legacy_login, "_table_exists", None)
-    get_settings.cache_clear()
-    dbmod.dispose_engine()
-    engine = create_engine(url, poolclass=NullPool)
+    engine = adopted_for_the_layer(pg, monkeypatch, f"legacy_login{next(_names)}")
     yield engine
     engine.dispose()
     dbmod.dispose_engine()
