@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dataapi.identity.legacy_login import migrate_user
-from dataapi.telemetry import logger, tracer
+from dataapi.telemetry import logger, metrics, tracer
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
