@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate token openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
+.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate adopt-check token openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
@@ -44,6 +44,10 @@ bench: setup
 
 migrate: setup
 	$(PY) -m devtools.migrate
+
+# What `make migrate` would do to DATABASE_URL (e.g. the Flask backend's database), changing nothing.
+adopt-check: setup
+	$(PY) -m devtools.adopt check
 
 token: setup
 	@$(PY) -m devtools.localstack token

@@ -6,6 +6,9 @@
 - PostgreSQL: a cluster whose data directory lives under the system temp dir (the `postgres` user
   cannot traverse a checkout in a private home directory); it persists across runs. Database
   `dataapi` is created if missing, migrated to head and loaded with the demo data (idempotent).
+  With DATABASE_URL set, that database is served instead: migrated to head, no demo data.
+- Cognito's user-migration trigger runs where Cognito would (devtools/cognito_triggers.py), so the
+  Flask backend's users sign in with their passwords here too.
 - Cognito (and S3) in `moto_server` on 127.0.0.1 (port 5001 when free): a user pool and an app
   client like the template's, the demo users, and each user's `sub` written to User.cognito_sub.
   moto keeps no state: every run makes a new pool, so earlier tokens stop working.
@@ -116,6 +119,12 @@ def prepare_database(url: str) -> None:
         log(f"demo data: {counts}")
     finally:
         engine.dispose()
+
+
+def upgrade_only(url: str) -> None:
+    from devtools.migrate import upgrade
+
+    upgrade(url)
 
 
 # -- moto_server and Cognito -----------------------------------------------------------------------
@@ -281,7 +290,7 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
     }
     os.environ.update(env)
     os.environ.setdefault("LOG_LEVEL", "INFO")
-    from dataapi.db import engine as db
+    from dataapi.db.engine import engine as db
     from dataapi.settings import get_settings
 
     get_settings.cache_clear()
@@ -295,14 +304,20 @@ def running_stack() -> Iterator[dict[str, Any]]:
     if not port_is_free(GATEWAY_PORT):
         raise SystemExit(f"port {GATEWAY_PORT} is in use: is another `make dev` running?")
     with contextlib.ExitStack() as stack:
-        cluster, url = start_database()
+        existing = os.environ.get("DATABASE_URL")  # an operator's copy (docs/adoption.md)
+        if existing:
+            url = existing
+            log("serving DATABASE_URL: migrating it to head, loading no demo data")
+            upgrade_only(url)
+        else:
+            cluster, url = start_database()
 
-        def stop_database() -> None:
-            log("stopping PostgreSQL")
-            cluster.stop()
+            def stop_database() -> None:
+                log("stopping PostgreSQL")
+                cluster.stop()
 
-        stack.callback(stop_database)
-        prepare_database(url)
+            stack.callback(stop_database)
+            prepare_database(url)
         moto, moto_port = start_moto()
 
         def stop_moto() -> None:
@@ -316,12 +331,16 @@ def running_stack() -> Iterator[dict[str, Any]]:
 
         stack.callback(stop_moto)
         cognito = create_cognito(f"http://127.0.0.1:{moto_port}")
-        link_users(url, cognito["subs"])
+        if not existing:
+            link_users(url, cognito["subs"])
         env = set_environment(url, moto_port, cognito)
+        from devtools import cognito_triggers
+
+        stack.callback(cognito_triggers.install().uninstall)  # moto runs no Cognito triggers
         create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         os.environ["FILES_BUCKET"] = LOCAL_BUCKET
 
-        from dataapi.db import engine as db
+        from dataapi.db.engine import engine as db
         from devtools.gateway import from_environment, make_server
 
         stack.callback(db.dispose_engine)

@@ -49,6 +49,7 @@ class Settings(BaseModel):
     cognito_app_client_id: str | None = None
     cognito_user_pool_id: str | None = None
     password_policy: str = "at least 10 characters, with upper- and lower-case letters, a number and a symbol"
+    password_minimum_length: int = Field(10, gt=0)  # the pool's; checked by the legacy sign-in trigger
 
     @field_validator("cors_origins", "upload_types", mode="before")
     @classmethod
@@ -85,6 +86,7 @@ ENV_NAMES = {
     "cognito_app_client_id": "COGNITO_APP_CLIENT_ID",
     "cognito_user_pool_id": "COGNITO_USER_POOL_ID",
     "password_policy": "PASSWORD_POLICY",
+    "password_minimum_length": "PASSWORD_MINIMUM_LENGTH",
 }
 
 

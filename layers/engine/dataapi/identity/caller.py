@@ -1,6 +1,7 @@
 """Who is calling: the User row behind the token's claims, with its roles, in one statement.
 
-Found by `cognito_sub`, else by email (case-insensitive; then `cognito_sub` is filled in). Claims
+Found by `cognito_sub`, else by email (case-insensitive; then `cognito_sub` is filled in, and a
+password left from the Flask backend is erased: Cognito holds the user now). Claims
 come from API Gateway's Cognito authorizer, every value a string. The scheduler is a principal of
 its own, with no row.
 """
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.identity.legacy_login import forget_password
 from dataapi.models import Role, User
 from dataapi.models.purchase import user_roles
 
@@ -70,6 +72,7 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
     user_id, username, user_email, known_sub, valid_after, roles = row
     if known_sub is None:
         session.execute(update(_u).where(_u.c.id == user_id).values(cognito_sub=sub))
+        forget_password(session, user_id)
     elif known_sub != sub:
         raise Forbidden("Your account is not known to this application.", detail="SubjectMismatch")
     if valid_after is not None and _issued_at(claims) < int(valid_after.timestamp()):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dataapi.db.engine import EXTERNAL_CALL, run_in_transaction
 from dataapi.identity import cognito
+from dataapi.identity.legacy_login import forget_password
 from dataapi.models import Role
 from dataapi.mutate.values import RowValues
 from dataapi.telemetry import logger
@@ -45,8 +46,11 @@ class CognitoUsers:
         if not any(action.rel.key == "roles" for action in row.actions) and self.default_roles:
             obj.roles.extend(self.session.scalars(select(Role).where(Role.role.in_(self.default_roles))))
         password = row.write_only.get("password")
-        if password is None:
-            return
+        if password is not None:
+            self._create_account(obj, password)
+
+    def _create_account(self, obj: Any, password: str) -> None:
+        """A Cognito user for the row, with this password; the row takes its subject."""
         answer = self._call(
             "admin_create_user",
             Username=obj.email,
@@ -69,11 +73,9 @@ class CognitoUsers:
         old_email = before.get("email")
         changed = "email" in row.columns and old_email is not None and old_email.lower() != obj.email.lower()
         if not obj.cognito_sub:
-            if password is not None:
-                raise cognito.DirectoryNotConfigured(
-                    f"User '{obj.username}' has no sign-in account to set a password on.",
-                    detail="NoCognitoUser",
-                )
+            if password is not None:  # e.g. a Flask-era user whose password the pool refuses
+                self._create_account(obj, password)
+                forget_password(self.session, obj.id)
             return
         if changed:
             self._call(

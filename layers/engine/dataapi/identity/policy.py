@@ -2,8 +2,9 @@
 
 A principal (a role, or the `scheduler`) maps models to operations; each grant names the fields it
 covers (relationships count as fields), the fields that may be filtered on, and an optional row
-rule ("own": only the caller's own rows). Deny by default: what no grant of the caller covers is
-refused with 403 naming it.
+rule ("own": only the caller's own rows). A role may instead take the grants of another one
+(`{"as": "Buyer"}`), for roles an existing database already holds. Deny by default: what no grant of
+the caller covers is refused with 403 naming it.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ class FilesSpec(BaseModel):
 
 
 class PrincipalSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    as_: str | None = Field(None, alias="as")
+    """Take the grants of this principal instead of stating any (no models or files then)."""
     models: dict[str, dict[Operation, GrantSpec | Literal["*"]]] = Field(default_factory=dict)
     files: FilesSpec = Field(default_factory=FilesSpec)
 
@@ -60,11 +63,26 @@ class PolicySpec(BaseModel):
             if role not in self.principals:
                 raise ValueError(f"default role {role!r} has no grants")
         for name, principal in self.principals.items():
+            _check_alias(name, principal, self.principals)
             for model, ops in principal.models.items():
                 for op, grant in ops.items():
                     if isinstance(grant, GrantSpec) and grant.rows == "own" and model not in self.own_rows:
                         raise ValueError(f"{name}.{model}.{op}: rows 'own' needs own_rows[{model!r}]")
         return self
+
+
+def _check_alias(name: str, principal: PrincipalSpec, principals: dict[str, PrincipalSpec]) -> None:
+    if principal.as_ is None:
+        return
+    target = principals.get(principal.as_)
+    if principal.models or principal.files.presign or principal.files.delete:
+        raise ValueError(
+            f"principal {name!r} takes the grants of {principal.as_!r}: it states none of its own"
+        )
+    if target is None or principal.as_ == "scheduler":
+        raise ValueError(f"principal {name!r} takes the grants of {principal.as_!r}, which is not a role")
+    if target.as_ is not None:
+        raise ValueError(f"principal {name!r} takes the grants of {principal.as_!r}, which takes another's")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +107,18 @@ def _names(value: list[str] | Literal["*"] | None) -> frozenset[str] | None:
 class Policy:
     def __init__(self, spec: PolicySpec) -> None:
         self.spec = spec
+        self._effective = {
+            name: spec.principals[p.as_] if p.as_ else p for name, p in spec.principals.items()
+        }
+
+    def roles(self) -> frozenset[str]:
+        """Role names with grants (their own or another role's)."""
+        return frozenset(name for name in self.spec.principals if name != "scheduler")
 
     def grant(self, principals: tuple[str, ...], model: str, op: Operation) -> Grant | None:
         found: list[Grant] = []
         for name in principals:
-            spec = self.spec.principals.get(name)
+            spec = self._effective.get(name)
             if spec is None:
                 continue
             ops = spec.models.get(model) or spec.models.get(ALL)
@@ -134,7 +159,7 @@ class Policy:
     def file_prefixes(self, principals: tuple[str, ...], action: Literal["presign", "delete"]) -> list[str]:
         prefixes: list[str] = []
         for name in principals:
-            spec = self.spec.principals.get(name)
+            spec = self._effective.get(name)
             if spec is not None:
                 prefixes += getattr(spec.files, action)
         return prefixes

@@ -19,6 +19,7 @@ from dataapi.errors import Forbidden, Unauthenticated
 from dataapi.identity import cognito
 from dataapi.identity.authorize import Authorizer
 from dataapi.identity.caller import Caller, load_caller
+from dataapi.identity.legacy_login import PASSWORD_RENEWAL
 from dataapi.identity.policy import default_policy
 from dataapi.models import User
 from dataapi.query.parse import parse_model
@@ -31,6 +32,10 @@ from dataapi.telemetry import logger
 
 OWN_SHAPE: list[Any] = ["id", "username", "email", "phone", {"roles": ["role", "id"]}, "profile_picture"]
 _LOGIN_FAILED = "Wrong email or password."
+_RENEW_PASSWORD = (
+    "Your password is from the previous system and does not meet the new password rules."
+    " Ask an administrator to set a new password for you."
+)
 
 
 class LoginRequest(BaseModel):
@@ -81,7 +86,11 @@ def _id_token(email: str, password: str, client_id: str) -> str:
         )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException",
+        if code == "UserLambdaValidationException" and PASSWORD_RENEWAL in str(exc):
+            # The Flask-era password was right, but the pool's policy refuses it (legacy_login).
+            logger.info("login refused", extra={"code": code, "reason": "legacy password below policy"})
+            raise Unauthenticated(_RENEW_PASSWORD, detail="PasswordRenewalRequired") from None
+        if code in ("NotAuthorizedException", "UserLambdaValidationException", "UserNotFoundException", "UserNotConfirmedException",
                     "PasswordResetRequiredException", "InvalidParameterException"):  # fmt: skip
             logger.info("login refused", extra={"code": code})  # the response never says which
             raise Unauthenticated(_LOGIN_FAILED, detail="LoginFailed") from None
