@@ -27,7 +27,7 @@ def database() -> Iterator[str]:
         url = cluster.url("bench")
         upgrade(url)
         os.environ["DATABASE_URL"] = url
-        from dataapi.db.engine import engine as db
+        from dataapi.db import engine as db
         from dataapi.settings import get_settings
 
         get_settings.cache_clear()

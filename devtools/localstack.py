@@ -290,7 +290,7 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
     }
     os.environ.update(env)
     os.environ.setdefault("LOG_LEVEL", "INFO")
-    from dataapi.db.engine import engine as db
+    from dataapi.db import engine as db
     from dataapi.settings import get_settings
 
     get_settings.cache_clear()
@@ -340,7 +340,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
         create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         os.environ["FILES_BUCKET"] = LOCAL_BUCKET
 
-        from dataapi.db.engine import engine as db
+        from dataapi.db import engine as db
         from devtools.gateway import from_environment, make_server
 
         stack.callback(db.dispose_engine)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
-from dataapi.db.engine import engine as dbmod
+from dataapi.db import engine as dbmod
 from dataapi.settings import get_settings
 from devtools.migrate import upgrade
 from devtools.pgcluster import Cluster

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Text, func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from dataapi.db.engine import engine as dbmod
+from dataapi.db import engine as dbmod
 from dataapi.db.sqlstate import translate
 from dataapi.errors import Unavailable
 from dataapi.models import Dealer, Item, Item_History, Item_Note, Item_Notes_Subject

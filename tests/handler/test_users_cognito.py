@@ -19,7 +19,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from dataapi.db.engine import engine as dbmod
+from dataapi.db import engine as dbmod
 from dataapi.models import Item, User
 from tests.handler.conftest import CALLER_EMAIL, Db
 from tests.handler.test_session import (

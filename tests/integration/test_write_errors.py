@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dataapi.db.engine import EXTERNAL_CALL, run_in_transaction
-from dataapi.db.engine import engine as dbmod
+from dataapi.db import engine as dbmod
 from dataapi.db.sqlstate import translate
 from dataapi.errors import ApiError, LimitExceeded, NotFound, UnknownField
 from dataapi.registry import default_registry
