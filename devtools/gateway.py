@@ -5,7 +5,12 @@ user pool authorizer would (dataapi.tokens), shapes its own rejections with the 
 responses (UNAUTHORIZED, MISSING_AUTHENTICATION_TOKEN, REQUEST_TOO_LARGE, DEFAULT_5XX, ...), answers
 CORS preflights without auth, and calls each function's handler in-process with a REST proxy event
 (version 1.0) and a Lambda-like context. Each function is one "container": its module is imported
-once, from its CodeUri, and it serves one request at a time.
+once, from its CodeUri.
+
+Handlers run one at a time in this process, whatever the function: on Lambda each execution
+environment serves one request at a time, and handlers rely on it (Powertools keeps the current
+event on the resolver's router class, shared by every function imported here). The HTTP server
+still accepts connections in parallel; requests wait for their turn.
 
 Locally the CORS origin is the request's Origin when it is in the configured list
 (settings.cors_origins), where in AWS it is the stage's one origin.
@@ -126,7 +131,8 @@ class Gateway:
             key=lambda pr: (pr[1].path.count("+}"), pr[1].path.count("{"), -len(pr[1].path)),
         )
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self._locks: dict[str, threading.Lock] = {r.function: threading.Lock() for r in self.routes}
+        # One request at a time in this process, across functions (see the module docstring).
+        self._invoke_lock = threading.Lock()
         self._import_lock = threading.Lock()
 
     # -- routing ---------------------------------------------------------------------------------
@@ -275,7 +281,7 @@ class Gateway:
         try:
             handler = self._handler(route)
             context = LambdaContext(route.function, route.memory_size, route.timeout, self.region)
-            with self._locks[route.function]:
+            with self._invoke_lock:
                 result = handler(event, context)
         except Exception:  # a crashed function is a 502, as in AWS
             print(f"[gateway] {route.function} failed:\n{traceback.format_exc()}", file=sys.stderr)
