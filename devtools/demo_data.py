@@ -498,7 +498,9 @@ def _item(rng: random.Random, created: datetime, article: str, now: datetime) ->
             if state == "In-Transit"
             else ("Levererad" if state == "Sold" and rng.random() < 0.7 else rng.choice(LOCATIONS))
         ),
-        "images": [f"items/{article}/{n}.jpg" for n in range(1, rng.choice([0, 1, 2, 3, 3, 4, 5, 6]) + 1)],
+        "images": [
+            f"PurchaseAppReact/{article}/{n}.jpg" for n in range(1, rng.choice([0, 1, 2, 3, 3, 4, 5, 6]) + 1)
+        ],
         "created_at": created,
         "created_by": rng.choice(BUYERS),
     }

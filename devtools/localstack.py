@@ -39,7 +39,7 @@ STATE = HOME / "state.json"
 MOTO_LOG = HOME / "moto_server.log"
 DATABASE = "dataapi"
 MOTO_PORT = 5001
-GATEWAY_PORT = 8080
+GATEWAY_PORT = int(os.environ.get("PORT") or 8080)  # `PORT=8081 make dev` serves on another port
 DEMO_USERS = {"admin@example.com": "demo-Admin-1", "clerk@example.com": "demo-Clerk-1"}
 LOCAL_ENV = {  # dummy AWS credentials: moto accepts anything, real AWS must never be reached
     "AWS_ACCESS_KEY_ID": "testing",
@@ -60,12 +60,22 @@ def region() -> str:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server can listen on the port now. Checked as the servers bind (SO_REUSEADDR, as
+    http.server and moto_server do), so connections of a finished run in TIME_WAIT do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def port_taken(port: int) -> str:
+    return (
+        f"port {port} on 127.0.0.1 is taken by another process (another `make dev`?); "
+        f"stop it, or serve the API on another port: PORT={port + 1} make dev"
+    )
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
@@ -281,6 +291,8 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
     }
     os.environ.update(env)
     os.environ.setdefault("LOG_LEVEL", "INFO")
+    # As the shipped stages (samconfig.toml): the React client shows a policy refusal, not the login.
+    os.environ.setdefault("POLICY_REFUSAL_STATUS", "400")
     from dataapi import db
     from dataapi.settings import get_settings
 
@@ -293,7 +305,7 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
 def running_stack() -> Iterator[dict[str, Any]]:
     """Start everything; stop everything started, in reverse order, however it ends."""
     if not port_is_free(GATEWAY_PORT):
-        raise SystemExit(f"port {GATEWAY_PORT} is in use: is another `make dev` running?")
+        raise SystemExit(port_taken(GATEWAY_PORT))
     with contextlib.ExitStack() as stack:
         cluster, url = start_database()
 

@@ -451,7 +451,7 @@ def test_given_an_empty_database_when_demo_data_loads_twice_then_it_loads_once(e
         bad_images = conn.scalar(
             text(
                 """SELECT count(*) FROM "Item", jsonb_array_elements_text(images) AS key"""
-                """ WHERE key NOT LIKE 'items/' || article_number || '/%.jpg'"""
+                """ WHERE key NOT LIKE 'PurchaseAppReact/' || article_number || '/%.jpg'"""
             )
         )
     assert roles == {"admin@example.com": "Admin", "clerk@example.com": "Buyer"}

@@ -1810,7 +1810,7 @@ def test_front_end_creates_an_item_linked_to_a_dealer_with_json_fields(db_sessio
                 "dimensions": {"width": 45, "depth": 50, "height": 90},
                 "issues": [{"part": "leg", "issue": "wobbly"}],
                 "parts": ["seat", "backrest", "legs"],
-                "images": ["items/2512-008/1.jpg", "items/2512-008/2.jpg"],
+                "images": ["PurchaseAppReact/2512-008/1.jpg", "PurchaseAppReact/2512-008/2.jpg"],
                 "dealer": link("Dealer", {"id": 2}),
                 "item_history": append_history(history_entry("state", None, "In-Transit", type="create")),
             },
@@ -1825,7 +1825,7 @@ def test_front_end_creates_an_item_linked_to_a_dealer_with_json_fields(db_sessio
         "dimensions": {"width": 45, "depth": 50, "height": 90},
         "issues": [{"part": "leg", "issue": "wobbly"}],
         "parts": ["seat", "backrest", "legs"],
-        "images": ["items/2512-008/1.jpg", "items/2512-008/2.jpg"],
+        "images": ["PurchaseAppReact/2512-008/1.jpg", "PurchaseAppReact/2512-008/2.jpg"],
         "created_by": ACTOR,
         "dealer": {"id": 2, "dealer_name": "Karin Lund"},
         "item_history": [{"column_name": "state", "to_value": "In-Transit", "user_name": ACTOR}],
@@ -1834,7 +1834,14 @@ def test_front_end_creates_an_item_linked_to_a_dealer_with_json_fields(db_sessio
         db_session,
         'SELECT dealer_id, properties, images, created_by FROM "Item" WHERE id = :i',
         i=item["id"],
-    ) == [(2, {"set_of": 2, "color": "oak"}, ["items/2512-008/1.jpg", "items/2512-008/2.jpg"], ACTOR)]
+    ) == [
+        (
+            2,
+            {"set_of": 2, "color": "oak"},
+            ["PurchaseAppReact/2512-008/1.jpg", "PurchaseAppReact/2512-008/2.jpg"],
+            ACTOR,
+        )
+    ]
     assert history(db_session, item["id"]) == [("state", None, "In-Transit", "create", ACTOR)]
 
 

@@ -17,7 +17,7 @@ from dataapi import cognito, reads
 from dataapi.authorize import Authorizer
 from dataapi.caller import Caller, load_caller
 from dataapi.db import EXTERNAL_CALL, transaction
-from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.errors import PolicyRefusal, Unauthenticated
 from dataapi.files import Files
 from dataapi.models import User
 from dataapi.policy import default_policy
@@ -119,7 +119,7 @@ def _may_read_own(caller: Caller, fields: Fields) -> None:
     """Own-row fields of the default shape, plus whatever the caller's grants let it read of User."""
     try:
         Authorizer(default_policy(), caller).read(fields, "/requested_data")
-    except Forbidden:
+    except PolicyRefusal:
         allowed = {"id", "username", "email", "phone", "profile_picture", "roles"}
         for name, entry, at in fields.entries:
             nested = entry[1].entries if isinstance(entry, tuple) else ()
@@ -130,7 +130,7 @@ def _may_read_own(caller: Caller, fields: Fields) -> None:
             )
             if refused:
                 field, where = refused[0]
-                raise Forbidden(
+                raise PolicyRefusal(
                     f"You may not read '{field}' of your account.", at=where, detail=f"field={field}"
                 ) from None
 
