@@ -46,19 +46,25 @@ def world(db: Db, directory: Directory) -> World:
     return make_world(db, directory)
 
 
-@pytest.fixture
-def served(world: World) -> Iterator[tuple[str, int]]:
+@pytest.fixture(params=["thread", "process"])
+def served(request: pytest.FixtureRequest, world: World) -> Iterator[tuple[str, int, str]]:
+    """The gateway over HTTP on a free port: handlers in this process one at a time ("thread"), or
+    each function in a worker process of its own ("process", as `make dev` runs them)."""
     d = world.directory
-    gateway = Gateway(TEMPLATE, issuer=d.issuer, jwks_url=d.jwks_url, audience=d.client_id, origins=(ORIGIN,))
+    gateway = Gateway(
+        TEMPLATE, issuer=d.issuer, jwks_url=d.jwks_url, audience=d.client_id, origins=(ORIGIN,),
+        isolation=request.param,
+    )  # fmt: skip
     server = make_server(gateway, port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield server.server_address[:2]  # type: ignore[misc]
+        yield (*server.server_address[:2], request.param)  # type: ignore[misc]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+        gateway.close()
 
 
 def post(
@@ -116,8 +122,11 @@ def _notes(contents: list[str]) -> Check:
     return check
 
 
-def requests_of(tokens: dict[str, str], articles: list[str]) -> list[tuple[str, Any, str | None, Check]]:
-    """The front end's calls, mixed: (path, body, token, check of the answer)."""
+def requests_of(
+    tokens: dict[str, str], articles: list[str], logins: bool
+) -> list[tuple[str, Any, str | None, Check]]:
+    """The front end's calls, mixed: (path, body, token, check of the answer). Successful logins
+    only with `logins` (moto's Cognito is in this process, not in worker processes)."""
     mixed: list[tuple[str, Any, str | None, Check]] = []
     for n in range(REQUESTS):
         email = (ANNA, BO)[n % 2]
@@ -135,7 +144,7 @@ def requests_of(tokens: dict[str, str], articles: list[str]) -> list[tuple[str, 
             batch = [{"model_name": "Item_Note", "reference": c, "requested_data": ["note_content"],
                       "object_values": {"note_content": c}} for c in contents]  # fmt: skip
             mixed.append(("/api/schemes/create_items", batch, token, _notes(contents)))
-        elif kind == 3 and n % 20 == 3:
+        elif kind == 3 and n % 20 == 3 and logins:
             password = {ANNA: ANNA_PASSWORD, BO: BO_PASSWORD}[email]
             mixed.append(
                 ("/api/login", {"email": email, "password": password}, None, _login(email.split("@")[0]))
@@ -146,7 +155,7 @@ def requests_of(tokens: dict[str, str], articles: list[str]) -> list[tuple[str, 
 
 
 def test_a_few_hundred_mixed_parallel_requests_each_get_their_own_answer(
-    world: World, served: tuple[str, int]
+    world: World, served: tuple[str, int, str]
 ) -> None:
     """GIVEN two Buyers with tokens and twelve items WHEN 320 requests (who am I, a list read by
     article number, a batch of three notes, a login, a login without password) are sent by twelve
@@ -157,10 +166,11 @@ def test_a_few_hundred_mixed_parallel_requests_each_get_their_own_answer(
     articles = [f"2512-{n:03d}" for n in range(12)]
     world.db.add(*(Item(article_number=a) for a in articles))
     tokens = {e: world.directory.id_token(e, p) for e, p in ((ANNA, ANNA_PASSWORD), (BO, BO_PASSWORD))}
-    mixed = requests_of(tokens, articles)
+    host, port, isolation = served
+    mixed = requests_of(tokens, articles, logins=isolation == "thread")
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        answers = list(pool.map(lambda r: post(served, r[0], r[1], r[2]), mixed))
+        answers = list(pool.map(lambda r: post((host, port), r[0], r[1], r[2]), mixed))
 
     wrong = []
     for (path, body, _token, check), (status, headers, envelope) in zip(mixed, answers, strict=True):
