@@ -276,6 +276,23 @@ def create_bucket(endpoint: str, name: str) -> None:
     log(f"files bucket {name} in moto_server")
 
 
+def upload_images(url: str, endpoint: str, bucket: str) -> None:
+    """Every image the demo rows reference, as a small real PNG in the bucket."""
+    import boto3
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from devtools.demo_data import upload_demo_images
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region())
+            log(f"demo images: {upload_demo_images(session, s3, bucket)} in {bucket}")
+    finally:
+        engine.dispose()
+
+
 def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) -> dict[str, str]:
     pool_id, reg = cognito["user_pool_id"], region()
     env = {
@@ -331,13 +348,15 @@ def running_stack() -> Iterator[dict[str, Any]]:
         link_users(url, cognito["subs"])
         env = set_environment(url, moto_port, cognito)
         create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
+        upload_images(url, env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         os.environ["FILES_BUCKET"] = LOCAL_BUCKET
 
         from dataapi import db
         from devtools.gateway import from_environment, make_server
 
         stack.callback(db.dispose_engine)
-        server = make_server(from_environment(), port=GATEWAY_PORT)
+        gateway = from_environment()  # each function in a worker process of its own
+        server = make_server(gateway, port=GATEWAY_PORT)
         thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
         thread.start()
 
@@ -345,6 +364,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
             log("stopping the gateway")
             server.shutdown()
             server.server_close()
+            gateway.close()
 
         stack.callback(stop_gateway)
         state = {

@@ -1159,7 +1159,7 @@ NESTED_REFUSALS: dict[str, tuple[str, dict[str, Any], str, str]] = {
     "Item_Note subject link also_do changes the subject": (
         "create_items",
         create("Item_Note", {"note_content": "x", "subject": link("Item_Notes_Subject", {"subject": "Condition"},
-                                                                     also_do={"notes_counter": 3})}),
+                                                                     also_do={"subject": "Wear"})}),
         "Item_Notes_Subject", "update",
     ),
     "Item_Note subject through changes the subject": (

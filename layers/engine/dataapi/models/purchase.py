@@ -69,7 +69,8 @@ class Role(Base):
 
 class Dealer(Base):
     __tablename__ = "Dealer"
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at")
+    # The counters are maintained by PostgreSQL triggers (migration 0002): never written by clients.
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at", "purchased_count", "item_count")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dealer_type: Mapped[str | None] = mapped_column(String(80), index=True)
@@ -121,6 +122,7 @@ class Dealer_Notes(Base):
 
 class Item_Notes_Subject(Base):
     __tablename__ = "Item_Notes_Subject"
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "notes_counter")  # triggers of migration 0002
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str | None] = mapped_column(String(200), index=True)
