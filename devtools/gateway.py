@@ -3,9 +3,9 @@
 Routes exactly as template.yaml routes them (devtools/template.py), checks ID tokens as the Cognito
 user pool authorizer would (dataapi.tokens), shapes its own rejections with the template's gateway
 responses (UNAUTHORIZED, MISSING_AUTHENTICATION_TOKEN, REQUEST_TOO_LARGE, DEFAULT_5XX, ...), answers
-CORS preflights without auth, and calls each function's handler in-process with a REST proxy event
-(version 1.0) and a Lambda-like context. Each function is one "container": its module is imported
-once, from its CodeUri.
+CORS preflights without auth, and calls each function's handler with a REST proxy event (version
+1.0) and a Lambda-like context. Each function is one "container": its module is imported once,
+from its CodeUri.
 
 On Lambda each execution environment serves one request at a time, and handlers rely on it
 (Powertools keeps the current event on the resolver's router class). Two isolations:

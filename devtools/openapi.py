@@ -109,7 +109,7 @@ GET_ITEMS_EXAMPLE: dict[str, Any] = {
 GET_ITEMS_ORDERED_EXAMPLE: dict[str, Any] = {
     "model_name": "Dealer",
     "requested_data": ["id", "dealer_name", "item_count"],
-    "query_filters": {"$or": [{"dealer_type": "private"}, {"item_count": {"operation": ">", "value": 10}}]},
+    "query_filters": {"$or": [{"dealer_type": "Private"}, {"item_count": {"operation": ">", "value": 10}}]},
     "order_by": ["-item_count", "dealer_name"],
     "per_page": 20,
     "count": True,
@@ -161,7 +161,7 @@ UPDATE_FIRST_MATCH_EXAMPLE: dict[str, Any] = {
     "update_type": "first_match",
     "query_filters": {"article_number": "2512-0042"},
     "object_values": {
-        "state": "Sold",
+        "state": "Completed",
         "sold_price": 900,
         "item_history": {
             "action": "create",
@@ -169,7 +169,7 @@ UPDATE_FIRST_MATCH_EXAMPLE: dict[str, Any] = {
             "values": {
                 "column_name": "state",
                 "from_value": "In-Transit",
-                "to_value": "Sold",
+                "to_value": "Completed",
                 "type": "update",
             },
         },
@@ -281,7 +281,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "value": UPDATE_FIRST_MATCH_EXAMPLE,
             }
         },
-        success_body=[{"id": 1874, "state": "Sold", "sold_price": 900}],
+        success_body=[{"id": 1874, "state": "Completed", "sold_price": 900}],
     ),
     ("POST", "/api/schemes/delete_items"): Operation(
         operation_id="delete_items",
