@@ -15,6 +15,8 @@ load takes a second or two. The caller's session commits.
 from __future__ import annotations
 
 import random
+import struct
+import zlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +38,7 @@ from dataapi.models import (
     User,
 )
 from dataapi.models.purchase import Items_Notes, user_roles
+from dataapi.registry import default_registry
 
 N_ITEMS = 400
 N_DEALERS = 60
@@ -132,74 +135,60 @@ SHOP_NAMES = [
     "Allmoge & Antik {city}",
     "{last}s Antikhandel",
 ]
-DEALER_TYPES = [("Private", 26), ("Shop", 14), ("Estate", 10), ("Auction", 5), ("Flea market", 5)]
+# The kinds of seller the names are made for, and the front end's dealer type of each.
+DEALER_KINDS = [("Private", 26), ("Shop", 14), ("Estate", 10), ("Auction", 5), ("Flea market", 5)]
+DEALER_TYPE = {
+    "Private": "Private",
+    "Estate": "Private",
+    "Shop": "Market",
+    "Flea market": "Market",
+    "Auction": "Auction",
+}
 
-# category: (weight, types, parts, (w, d, h) ranges in cm, purchase price range in SEK)
+# The front end's vocabulary (a value outside these lists can blank a screen).
+ITEM_STATES = ("In-Standby", "In-Progress", "In-Transit", "Completed")
+ITEM_LOCATIONS = ("In-Dealer", "In-Transport", "In-Warehouse", "In-Shop", "In-Client")
+DEALER_TYPES = ("Market", "Auction", "Private")
+
+# category: (weight, types (the front end's), parts, (w, d, h) ranges in cm, purchase price range in SEK)
 CATEGORIES: dict[str, tuple[int, list[str], list[str], tuple[tuple[int, int], ...], tuple[int, int]]] = {
-    "Chair": (
-        28,
-        ["Dining chair", "Armchair", "Windsor chair", "Rocking chair", "Gustavian chair", "Klismos chair"],
-        ["seat", "backrest", "legs", "stretchers"],
-        ((40, 75), (42, 80), (75, 110)),
-        (150, 4000),
+    "Seating": (
+        36,
+        ["Dining Chair", "Easy Chair", "Armchair", "Sofa", "Stool", "Other Seating"],
+        ["seat", "backrest", "legs", "stretchers", "cushions"],
+        ((40, 220), (42, 95), (45, 110)),
+        (150, 12000),
     ),
-    "Table": (
-        18,
-        ["Dining table", "Coffee table", "Drop-leaf table", "Side table", "Gateleg table", "Desk"],
-        ["top", "legs", "leaves", "apron"],
-        ((45, 240), (40, 110), (40, 78)),
+    "Tables": (
+        20,
+        ["Writing Desk", "Dining Table", "Nest of Tables", "Bedside Table", "Coffee Table", "Hall Table",
+         "Side Table", "Other Table"],
+        ["top", "legs", "leaves", "apron", "drawers"],
+        ((40, 240), (35, 110), (40, 78)),
         (300, 9000),
     ),
-    "Sofa": (
-        8,
-        ["Three-seater", "Two-seater", "Daybed", "Chaise longue"],
-        ["frame", "cushions", "legs"],
-        ((140, 240), (70, 95), (70, 95)),
-        (800, 12000),
-    ),
-    "Cabinet": (
-        16,
-        ["Corner cabinet", "Display cabinet", "Sideboard", "Chest of drawers", "Secretary", "Wardrobe"],
+    "Storages": (
+        24,
+        ["Sideboard", "Highboard", "Bookshelf", "Chest of Drawers", "Bar Cabinet", "Wardrobe", "Other Storage"],
         ["doors", "shelves", "drawers", "key", "hinges"],
-        ((60, 200), (35, 65), (70, 220)),
-        (500, 25000),
+        ((60, 220), (25, 65), (70, 220)),
+        (300, 25000),
     ),
-    "Lamp": (
-        8,
-        ["Floor lamp", "Table lamp", "Chandelier", "Wall sconce"],
+    "Lamps": (
+        10,
+        ["Floor Lamp", "Table Lamp", "Ceiling Lamp", "Wall Lamp", "Other Lamp"],
         ["shade", "base", "wiring"],
         ((15, 60), (15, 60), (30, 180)),
         (100, 6000),
     ),
-    "Mirror": (
-        6,
-        ["Wall mirror", "Pier glass", "Vanity mirror"],
-        ["frame", "glass", "crest"],
-        ((30, 120), (3, 10), (40, 200)),
-        (200, 15000),
+    "Decorations": (
+        10,
+        ["Poster", "Porcelain", "Picture", "Other Decoration"],
+        ["frame", "glass", "base"],
+        ((10, 120), (2, 40), (10, 150)),
+        (50, 8000),
     ),
-    "Clock": (
-        4,
-        ["Mora clock", "Wall clock", "Mantel clock"],
-        ["case", "movement", "pendulum", "weights", "key"],
-        ((25, 55), (15, 35), (30, 240)),
-        (800, 30000),
-    ),
-    "Bench": (
-        5,
-        ["Kitchen bench", "Hall bench", "Pull-out sofa bench"],
-        ["seat", "legs", "lid"],
-        ((90, 200), (35, 70), (40, 95)),
-        (400, 7000),
-    ),
-    "Bookcase": (
-        7,
-        ["Bookcase", "Wall shelf", "Glass-front bookcase"],
-        ["shelves", "doors", "cornice"],
-        ((60, 160), (25, 45), (80, 220)),
-        (300, 9000),
-    ),
-}
+}  # fmt: skip
 WOODS = ["oak", "birch", "pine", "teak", "mahogany", "walnut", "elm", "rosewood", "beech", "ash"]
 FINISHES = ["painted grey", "painted white", "painted blue", "original paint", "lacquered", "waxed"]
 STYLES = [
@@ -240,9 +229,11 @@ ISSUES = [
     ("hinge", "loose"),
 ]
 SEVERITIES = ["minor", "minor", "moderate", "major"]
-LOCATIONS = ["Lager Västberga", "Lager Mariefred", "Butik Södermalm", "Butik Gamla Stan", "Verkstaden"]
-STATES_OLD = [("In-Stock", 45), ("Sold", 38), ("Reserved", 9), ("In-Transit", 8)]
-STATES_NEW = [("In-Transit", 55), ("In-Stock", 35), ("Reserved", 5), ("Sold", 5)]
+SHELVES = ["In-Warehouse", "In-Shop"]  # where an item stands between purchase and sale
+# In-Transit: on its way from the dealer; In-Standby: in stock; In-Progress: reserved or being
+# restored; Completed: sold.
+STATES_OLD = [("In-Standby", 45), ("Completed", 38), ("In-Progress", 9), ("In-Transit", 8)]
+STATES_NEW = [("In-Transit", 55), ("In-Standby", 35), ("In-Progress", 5), ("Completed", 5)]
 SOURCES = ["estate", "auction", "private", "shop", "flea market"]
 
 SUBJECTS = [
@@ -315,6 +306,53 @@ DEALER_NOTES = [  # subject, content
 ]
 
 
+def _prefix(model: str, field: str) -> str:
+    """The first declared prefix of a file field (the front end's folder unless FILE_PREFIXES moves it)."""
+    spec = default_registry().model(model).columns[field].file
+    assert spec is not None
+    return spec.prefixes[0]
+
+
+def png(width: int, height: int, seed: str) -> bytes:
+    """A real PNG (8-bit RGB, zlib-compressed): two colours from `seed` in diagonal bands."""
+    rng = random.Random(seed)
+    back = bytes(rng.randrange(60, 230) for _ in range(3))
+    fore = bytes(rng.randrange(20, 120) for _ in range(3))
+    rows = b"".join(
+        b"\x00" + b"".join(fore if (x + y) // 8 % 2 else back for x in range(width)) for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def demo_images(session: Session) -> dict[str, bytes]:
+    """Every object key the demo rows reference (item photos, profile pictures), with its image."""
+    keys = session.scalars(
+        text(
+            """SELECT key FROM "Item", jsonb_array_elements_text(images) AS key
+               UNION SELECT profile_picture FROM "User" WHERE profile_picture IS NOT NULL"""
+        )
+    ).all()
+    return {key: png(48, 48, key) for key in sorted(keys) if "://" not in key}
+
+
+def upload_demo_images(session: Session, s3: Any, bucket: str) -> int:
+    """PUT the demo images into the bucket (image/png); returns how many."""
+    images = demo_images(session)
+    for key, data in images.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/png")
+    return len(images)
+
+
 def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
     values, weights = zip(*weighted, strict=True)
     return rng.choices(values, weights)[0]
@@ -363,12 +401,16 @@ def _ensure_roles_and_users(session: Session) -> None:
         pg_insert(Role).on_conflict_do_nothing(index_elements=["role"]),
         [{"role": role, "key": key} for role, key in ROLES],
     )
-    for username, email, phone, _ in USERS:
+    for username, email, phone, roles in USERS:
         exists = session.scalar(
             select(User.id).where((func.lower(User.email) == email) | (User.username == username))
         )
         if exists is None:
-            session.execute(insert(User), [{"username": username, "email": email, "phone": phone}])
+            picture = f"{_prefix('User', 'profile_picture')}{username}.png" if roles else None
+            session.execute(
+                insert(User),
+                [{"username": username, "email": email, "phone": phone, "profile_picture": picture}],
+            )
     role_ids = dict(session.execute(select(Role.role, Role.id)).all())
     user_ids = dict(session.execute(select(User.email, User.id)).all())
     links = [
@@ -386,11 +428,11 @@ def _dealers(rng: random.Random, start: datetime) -> list[dict[str, Any]]:
     rows = []
     for _ in range(N_DEALERS):
         city, post, area, lat, lng = rng.choices(cities, weights)[0]
-        kind = _pick(rng, DEALER_TYPES)
+        kind = _pick(rng, DEALER_KINDS)
         gender = rng.choice(["Female", "Male"])
         first, last = rng.choice(FIRST_NAMES[gender]), rng.choice(LAST_NAMES)
         row: dict[str, Any] = {
-            "dealer_type": kind,
+            "dealer_type": DEALER_TYPE[kind],
             "raw_address": f"{rng.choice(STREETS)} {rng.randint(1, 80)}, "
             f"{post}{rng.randint(1, 9)} {rng.randint(10, 99)} {city}",
             "coordinates": {
@@ -446,7 +488,7 @@ def _item(rng: random.Random, created: datetime, article: str, now: datetime) ->
         properties["color"] = rng.choice(WOODS) if rng.random() < 0.75 else rng.choice(FINISHES)
     if rng.random() < 0.6:
         properties["style"] = rng.choice(STYLES)
-    if category == "Chair" and rng.random() < 0.6:
+    if category == "Seating" and rng.random() < 0.6:
         properties["set_of"] = rng.choice([2, 2, 4, 4, 6, 6, 8, 10, 12])
     if rng.random() < 0.12:
         properties["maker"] = rng.choice(MAKERS)
@@ -458,7 +500,7 @@ def _item(rng: random.Random, created: datetime, article: str, now: datetime) ->
     if price is not None and (state != "In-Transit" or rng.random() < 0.4):
         valuation = int(round(price * rng.uniform(1.4, 3.2), -2))
     sold = None
-    if state == "Sold":
+    if state == "Completed":
         sold = int(round((valuation or (price or low) * 2) * rng.uniform(0.8, 1.1), -1))
 
     issues = [
@@ -494,11 +536,14 @@ def _item(rng: random.Random, created: datetime, article: str, now: datetime) ->
         else None,
         "state": state,
         "location": (
-            None
+            rng.choice(["In-Dealer", "In-Transport"])
             if state == "In-Transit"
-            else ("Levererad" if state == "Sold" and rng.random() < 0.7 else rng.choice(LOCATIONS))
+            else ("In-Client" if state == "Completed" and rng.random() < 0.7 else rng.choice(SHELVES))
         ),
-        "images": [f"items/{article}/{n}.jpg" for n in range(1, rng.choice([0, 1, 2, 3, 3, 4, 5, 6]) + 1)],
+        "images": [
+            f"{_prefix('Item', 'images')}{article}/{n}.png"
+            for n in range(1, rng.choice([0, 1, 2, 3, 3, 4, 5, 6]) + 1)
+        ],
         "created_at": created,
         "created_by": rng.choice(BUYERS),
     }
@@ -513,20 +558,22 @@ def _history(rng: random.Random, item_id: int, item: dict[str, Any], now: dateti
     trail: list[tuple[str, Any, Any]] = [("state", None, "In-Transit")]
     state_path = {
         "In-Transit": [],
-        "In-Stock": ["In-Stock"],
-        "Reserved": ["In-Stock", "Reserved"],
-        "Sold": ["In-Stock", "Reserved", "Sold"] if rng.random() < 0.3 else ["In-Stock", "Sold"],
+        "In-Standby": ["In-Standby"],
+        "In-Progress": ["In-Standby", "In-Progress"],
+        "Completed": (
+            ["In-Standby", "In-Progress", "Completed"] if rng.random() < 0.3 else ["In-Standby", "Completed"]
+        ),
     }[item["state"]]
     previous, shelf = "In-Transit", item["location"]
-    if shelf == "Levererad":  # sold and delivered: it stood somewhere before
-        shelf = rng.choice(LOCATIONS)
+    if shelf == "In-Client":  # sold and delivered: it stood somewhere before
+        shelf = rng.choice(SHELVES)
     for state in state_path:
-        if state == "In-Stock" and shelf and rng.random() < 0.4:
-            trail.append(("location", None, shelf))
+        if state == "In-Standby" and shelf in SHELVES and rng.random() < 0.4:
+            trail.append(("location", "In-Transport", shelf))
         trail.append(("state", previous, state))
         previous = state
-    if item["location"] == "Levererad":
-        trail.append(("location", shelf, "Levererad"))
+    if item["location"] == "In-Client":
+        trail.append(("location", shelf, "In-Client"))
     if item["purchased_price"] and rng.random() < 0.15:
         trail.append(
             ("purchased_price", int(item["purchased_price"] * rng.uniform(0.8, 1.2)), item["purchased_price"])
@@ -566,7 +613,7 @@ def _notes(
     dealers: list[dict[str, Any]],
     dealer_ids: list[int],
     now: datetime,
-) -> tuple[list[dict[str, Any]], list[int | None], list[list[int]]]:
+) -> tuple[list[dict[str, Any]], list[int], list[list[int]]]:
     """Notes on items (about one in eight covers several pieces bought together from one dealer).
 
     Returns the note rows, each note's subject index (into SUBJECTS) and its linked item ids.
@@ -602,7 +649,7 @@ def _notes(
                 "creation_time": item["created_at"] + timedelta(seconds=rng.randint(60, age)),
             }
         )
-        subjects.append(rng.choices(range(len(SUBJECTS)), subject_weights)[0] if rng.random() < 0.9 else None)
+        subjects.append(rng.choices(range(len(SUBJECTS)), subject_weights)[0])  # every note has one
         linked_items.append(sorted(linked))
     return rows, subjects, linked_items
 
@@ -627,7 +674,7 @@ def _dealer_records(
         changes = [
             ("phone", _phone(rng), dealer["phone"]),
             ("raw_address", None, dealer["raw_address"]),
-            ("purchased_count", max(dealer["purchased_count"] - 1, 0), dealer["purchased_count"]),
+            ("item_count", max(dealer["bought"] - 1, 0), dealer["bought"]),
         ]
         if dealer.get("email"):
             changes.append(("email", None, dealer["email"]))
@@ -677,24 +724,20 @@ def load_demo_data(session: Session, *, seed: int = 7, now: datetime | None = No
             rng.choices(range(len(dealers)), dealer_weights)[0] if rng.random() < 0.93 else None
         )
 
+    # Dealer.item_count, purchased_count and Item_Notes_Subject.notes_counter are kept by the
+    # database's triggers (migration 0002); `bought` only feeds the dealers' history.
+    dealer_ids = _bulk(session, Dealer, dealers)
     bought = Counter(d for d in item_dealer if d is not None)
     for index, dealer in enumerate(dealers):
-        dealer["item_count"] = bought[index]
-        dealer["purchased_count"] = bought[index] + rng.choice([0, 0, 0, 1, 2, 5])
-    dealer_ids = _bulk(session, Dealer, dealers)
+        dealer["bought"] = bought[index]
     for item, dealer_index in zip(items, item_dealer, strict=True):
         item["dealer_id"] = None if dealer_index is None else dealer_ids[dealer_index]
     item_ids = _bulk(session, Item, items)
 
     notes, note_subject, note_items = _notes(rng, items, item_ids, dealers, dealer_ids, now)
-    per_subject = Counter(s for s in note_subject if s is not None)
-    subject_ids = _bulk(
-        session,
-        Item_Notes_Subject,
-        [{"subject": name, "notes_counter": per_subject[i]} for i, name in enumerate(SUBJECTS)],
-    )
+    subject_ids = _bulk(session, Item_Notes_Subject, [{"subject": name} for name in SUBJECTS])
     for note, subject_index in zip(notes, note_subject, strict=True):
-        note["subject_id"] = None if subject_index is None else subject_ids[subject_index]
+        note["subject_id"] = subject_ids[subject_index]
     note_ids = _bulk(session, Item_Note, notes)
     _bulk(
         session,

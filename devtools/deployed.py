@@ -125,7 +125,7 @@ class Smoke:
     def files(self, token: str) -> None:
         status, _, env = self.call(
             "/api/generate-presigned-url",
-            [{"fileName": "smoke.png", "filePath": "items/smoke-check", "fileType": "image/png"}],
+            [{"fileName": "smoke.png", "filePath": "PurchaseAppReact/smoke-check", "fileType": "image/png"}],
             token,
         )
         self.check("presign", status == 200 and env["body"][0]["fileName"] == "smoke.png", f"{status}")

@@ -3,9 +3,19 @@
 Routes exactly as template.yaml routes them (devtools/template.py), checks ID tokens as the Cognito
 user pool authorizer would (dataapi.identity.tokens), shapes its own rejections with the template's gateway
 responses (UNAUTHORIZED, MISSING_AUTHENTICATION_TOKEN, REQUEST_TOO_LARGE, DEFAULT_5XX, ...), answers
-CORS preflights without auth, and calls each function's handler in-process with a REST proxy event
-(version 1.0) and a Lambda-like context. Each function is one "container": its module is imported
-once, from its CodeUri, and it serves one request at a time.
+CORS preflights without auth, and calls each function's handler with a REST proxy event (version
+1.0) and a Lambda-like context. Each function is one "container": its module is imported once,
+from its CodeUri.
+
+On Lambda each execution environment serves one request at a time, and handlers rely on it
+(Powertools keeps the current event on the resolver's router class). Two isolations:
+- `isolation="process"` (`make dev`): each function runs in a worker process of its own (spawned
+  at its first request), which serves one request at a time, as an execution environment does;
+  different functions run in parallel.
+- `isolation="thread"` (the default, for tests that patch the process, e.g. moto in-process):
+  handlers run in this process, one invocation at a time whatever the function, because every
+  function imported here shares the router class.
+The HTTP server accepts connections in parallel either way; requests wait for their turn.
 
 Locally the CORS origin is the request's Origin when it is in the configured list
 (settings.cors_origins), where in AWS it is the stage's one origin.
@@ -19,6 +29,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -30,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from dataapi.identity.tokens import KeysUnavailable, TokenRejected, verify_id_token
@@ -82,6 +93,105 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def load_handler(code_dir: Path, handler: str, unique: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import `module.function` of a function's CodeUri as module `unique` (its sibling modules
+    are not left in sys.modules, where they could shadow another function's same-named ones)."""
+    module_name, _, func = handler.rpartition(".")
+    source = code_dir / (module_name.replace(".", "/") + ".py")
+    spec = importlib.util.spec_from_file_location(unique, source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {source}")
+    module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
+    sys.modules[unique] = module
+    sys.path.insert(0, str(code_dir))
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(unique, None)
+        raise
+    finally:
+        sys.path.remove(str(code_dir))
+        for name in set(sys.modules) - before - {unique}:
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if file and Path(file).resolve().is_relative_to(code_dir):
+                del sys.modules[name]
+    return getattr(module, func)
+
+
+class HandlerFailed(Exception):
+    """The function raised (or its worker died); the text is the worker's traceback."""
+
+
+def _worker_main(conn: Any, route: Route, code_dir: Path, region: str) -> None:
+    """A function's execution environment: import the handler once, then one event at a time."""
+    try:
+        handler = load_handler(code_dir, route.handler, f"_dataapi_fn_{route.function}")
+    except BaseException:
+        failure = traceback.format_exc()
+        handler = None
+    while True:
+        try:
+            event = conn.recv()
+        except (EOFError, OSError):
+            return
+        if handler is None:
+            conn.send((False, failure))
+            continue
+        context = LambdaContext(route.function, route.memory_size, route.timeout, region)
+        try:
+            conn.send((True, handler(event, context)))
+        except Exception:
+            conn.send((False, traceback.format_exc()))
+
+
+class Worker:
+    """One function's worker process (started at its first request, restarted if it dies)."""
+
+    def __init__(self, route: Route, code_dir: Path, region: str) -> None:
+        self.route, self.code_dir, self.region = route, code_dir, region
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Any = None
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_worker_main,
+            args=(theirs, self.route, self.code_dir, self.region),
+            name=f"fn-{self.route.function}",
+            daemon=True,
+        )
+        self._process.start()
+        theirs.close()
+        self._conn = ours
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:  # one request at a time, as a Lambda execution environment
+            if self._process is None or not self._process.is_alive():
+                self._start()
+            try:
+                self._conn.send(event)
+                ok, payload = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                self.close()
+                raise HandlerFailed(f"the worker of {self.route.function} died: {exc!r}") from None
+        if not ok:
+            raise HandlerFailed(payload)
+        return payload
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None:
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(5)
+        self._process = self._conn = None
+
+
 def _path_pattern(path: str) -> re.Pattern[str]:
     parts = []
     for piece in re.split(r"(\{[^}]+\})", path):
@@ -106,8 +216,10 @@ class Gateway:
         audience: str | None = None,
         origins: tuple[str, ...] | None = None,
         parameters: dict[str, str] | None = None,
+        isolation: Literal["thread", "process"] = "thread",
     ) -> None:
         self.template_path = Path(template_path).resolve()
+        self.isolation = isolation
         template = load_template(self.template_path)
         self.routes = routes(template)
         self.responses = gateway_responses(template, parameters=parameters)
@@ -126,7 +238,9 @@ class Gateway:
             key=lambda pr: (pr[1].path.count("+}"), pr[1].path.count("{"), -len(pr[1].path)),
         )
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self._locks: dict[str, threading.Lock] = {r.function: threading.Lock() for r in self.routes}
+        # One request at a time in this process, across functions (see the module docstring).
+        self._invoke_lock = threading.Lock()
+        self._workers: dict[str, Worker] = {}
         self._import_lock = threading.Lock()
 
     # -- routing ---------------------------------------------------------------------------------
@@ -183,29 +297,21 @@ class Gateway:
 
     def _import(self, route: Route) -> Callable[[dict[str, Any], Any], Any]:
         code_dir = (self.template_path.parent / route.code_uri).resolve()
-        module_name, _, func = route.handler.rpartition(".")
-        source = code_dir / (module_name.replace(".", "/") + ".py")
-        unique = f"_dataapi_fn_{route.function}"
-        spec = importlib.util.spec_from_file_location(unique, source)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {source}")
-        module = importlib.util.module_from_spec(spec)
-        before = set(sys.modules)
-        sys.modules[unique] = module
-        sys.path.insert(0, str(code_dir))
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(unique, None)
-            raise
-        finally:
-            sys.path.remove(str(code_dir))
-            # Sibling modules of this function must not shadow another function's same-named ones.
-            for name in set(sys.modules) - before - {unique}:
-                file = getattr(sys.modules[name], "__file__", None) or ""
-                if file and Path(file).resolve().is_relative_to(code_dir):
-                    del sys.modules[name]
-        return getattr(module, func)
+        return load_handler(code_dir, route.handler, f"_dataapi_fn_{route.function}")
+
+    def _worker(self, route: Route) -> Worker:
+        with self._import_lock:
+            if route.function not in self._workers:
+                code_dir = (self.template_path.parent / route.code_uri).resolve()
+                self._workers[route.function] = Worker(route, code_dir, self.region)
+            return self._workers[route.function]
+
+    def close(self) -> None:
+        """Stop the worker processes (process isolation)."""
+        with self._import_lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()
 
     def event(
         self,
@@ -273,11 +379,17 @@ class Gateway:
 
     def _invoke(self, route: Route, event: dict[str, Any], request_id: str, origin: str | None) -> Response:
         try:
-            handler = self._handler(route)
-            context = LambdaContext(route.function, route.memory_size, route.timeout, self.region)
-            with self._locks[route.function]:
-                result = handler(event, context)
-        except Exception:  # a crashed function is a 502, as in AWS
+            if self.isolation == "process":
+                result = self._worker(route).invoke(event)
+            else:
+                handler = self._handler(route)
+                context = LambdaContext(route.function, route.memory_size, route.timeout, self.region)
+                with self._invoke_lock:
+                    result = handler(event, context)
+        except HandlerFailed as exc:  # a crashed function is a 502, as in AWS
+            print(f"[gateway] {route.function} failed:\n{exc}", file=sys.stderr)
+            return self.reject("DEFAULT_5XX", request_id, origin, "Internal server error")
+        except Exception:
             print(f"[gateway] {route.function} failed:\n{traceback.format_exc()}", file=sys.stderr)
             return self.reject("DEFAULT_5XX", request_id, origin, "Internal server error")
         try:
@@ -428,18 +540,23 @@ def make_server(gateway: Gateway, host: str = HOST, port: int = PORT) -> Threadi
     return server
 
 
-def from_environment(template_path: Path | str = TEMPLATE) -> Gateway:
-    """A gateway configured like the handlers: COGNITO_ISSUER, COGNITO_JWKS_URL, COGNITO_APP_CLIENT_ID."""
+def from_environment(
+    template_path: Path | str = TEMPLATE, isolation: Literal["thread", "process"] = "process"
+) -> Gateway:
+    """A gateway configured like the handlers: COGNITO_ISSUER, COGNITO_JWKS_URL, COGNITO_APP_CLIENT_ID;
+    each function in a worker process of its own (the environment is the workers' at their start)."""
     return Gateway(
         template_path,
         issuer=os.environ.get("COGNITO_ISSUER"),
         jwks_url=os.environ.get("COGNITO_JWKS_URL"),
         audience=os.environ.get("COGNITO_APP_CLIENT_ID") or None,
+        isolation=isolation,
     )
 
 
 if __name__ == "__main__":  # the gateway alone, configured from the environment
-    server = make_server(from_environment())
+    gateway = from_environment()
+    server = make_server(gateway)
     print(f"API on http://{HOST}:{server.server_address[1]}", file=sys.stderr)
     try:
         server.serve_forever()
@@ -447,3 +564,4 @@ if __name__ == "__main__":  # the gateway alone, configured from the environment
         pass
     finally:
         server.server_close()
+        gateway.close()

@@ -42,7 +42,7 @@ STATE = HOME / "state.json"
 MOTO_LOG = HOME / "moto_server.log"
 DATABASE = "dataapi"
 MOTO_PORT = 5001
-GATEWAY_PORT = 8080
+GATEWAY_PORT = int(os.environ.get("PORT") or 8080)  # `PORT=8081 make dev` serves on another port
 DEMO_USERS = {"admin@example.com": "demo-Admin-1", "clerk@example.com": "demo-Clerk-1"}
 LOCAL_ENV = {  # dummy AWS credentials: moto accepts anything, real AWS must never be reached
     "AWS_ACCESS_KEY_ID": "testing",
@@ -63,12 +63,22 @@ def region() -> str:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server can listen on the port now. Checked as the servers bind (SO_REUSEADDR, as
+    http.server and moto_server do), so connections of a finished run in TIME_WAIT do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def port_taken(port: int) -> str:
+    return (
+        f"port {port} on 127.0.0.1 is taken by another process (another `make dev`?); "
+        f"stop it, or serve the API on another port: PORT={port + 1} make dev"
+    )
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
@@ -275,6 +285,23 @@ def create_bucket(endpoint: str, name: str) -> None:
     log(f"files bucket {name} in moto_server")
 
 
+def upload_images(url: str, endpoint: str, bucket: str) -> None:
+    """Every image the demo rows reference, as a small real PNG in the bucket."""
+    import boto3
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from devtools.demo_data import upload_demo_images
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region())
+            log(f"demo images: {upload_demo_images(session, s3, bucket)} in {bucket}")
+    finally:
+        engine.dispose()
+
+
 def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) -> dict[str, str]:
     pool_id, reg = cognito["user_pool_id"], region()
     env = {
@@ -290,6 +317,8 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
     }
     os.environ.update(env)
     os.environ.setdefault("LOG_LEVEL", "INFO")
+    # As the shipped stages (samconfig.toml): the React client shows a policy refusal, not the login.
+    os.environ.setdefault("POLICY_REFUSAL_STATUS", "400")
     from dataapi.db import engine as db
     from dataapi.settings import get_settings
 
@@ -302,7 +331,7 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
 def running_stack() -> Iterator[dict[str, Any]]:
     """Start everything; stop everything started, in reverse order, however it ends."""
     if not port_is_free(GATEWAY_PORT):
-        raise SystemExit(f"port {GATEWAY_PORT} is in use: is another `make dev` running?")
+        raise SystemExit(port_taken(GATEWAY_PORT))
     with contextlib.ExitStack() as stack:
         existing = os.environ.get("DATABASE_URL")  # an operator's copy (docs/adoption.md)
         if existing:
@@ -338,13 +367,15 @@ def running_stack() -> Iterator[dict[str, Any]]:
 
         stack.callback(cognito_triggers.install().uninstall)  # moto runs no Cognito triggers
         create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
+        upload_images(url, env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         os.environ["FILES_BUCKET"] = LOCAL_BUCKET
 
         from dataapi.db import engine as db
         from devtools.gateway import from_environment, make_server
 
         stack.callback(db.dispose_engine)
-        server = make_server(from_environment(), port=GATEWAY_PORT)
+        gateway = from_environment()  # each function in a worker process of its own
+        server = make_server(gateway, port=GATEWAY_PORT)
         thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
         thread.start()
 
@@ -352,6 +383,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
             log("stopping the gateway")
             server.shutdown()
             server.server_close()
+            gateway.close()
 
         stack.callback(stop_gateway)
         state = {

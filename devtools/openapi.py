@@ -110,7 +110,7 @@ GET_ITEMS_EXAMPLE: dict[str, Any] = {
 GET_ITEMS_ORDERED_EXAMPLE: dict[str, Any] = {
     "model_name": "Dealer",
     "requested_data": ["id", "dealer_name", "item_count"],
-    "query_filters": {"$or": [{"dealer_type": "private"}, {"item_count": {"operation": ">", "value": 10}}]},
+    "query_filters": {"$or": [{"dealer_type": "Private"}, {"item_count": {"operation": ">", "value": 10}}]},
     "order_by": ["-item_count", "dealer_name"],
     "per_page": 20,
     "count": True,
@@ -162,7 +162,7 @@ UPDATE_FIRST_MATCH_EXAMPLE: dict[str, Any] = {
     "update_type": "first_match",
     "query_filters": {"article_number": "2512-0042"},
     "object_values": {
-        "state": "Sold",
+        "state": "Completed",
         "sold_price": 900,
         "item_history": {
             "action": "create",
@@ -170,7 +170,7 @@ UPDATE_FIRST_MATCH_EXAMPLE: dict[str, Any] = {
             "values": {
                 "column_name": "state",
                 "from_value": "In-Transit",
-                "to_value": "Sold",
+                "to_value": "Completed",
                 "type": "update",
             },
         },
@@ -193,10 +193,10 @@ DELETE_LEGACY_EXAMPLE: dict[str, Any] = {
 LOGIN_EXAMPLE: dict[str, Any] = {"email": "admin@example.com", "password": "your-password"}
 ME_SHAPED_EXAMPLE: dict[str, Any] = {"requested_data": ["id", "username", {"roles": ["role"]}]}
 UPLOAD_EXAMPLE: list[dict[str, Any]] = [
-    {"fileName": "front.jpg", "filePath": "items/2512-0042", "fileType": "image/jpeg"},
-    {"fileName": "back.png", "filePath": "items/2512-0042", "fileType": "image/png"},
+    {"fileName": "front.jpg", "filePath": "PurchaseAppReact/2512-0042", "fileType": "image/jpeg"},
+    {"fileName": "back.png", "filePath": "PurchaseAppReact/2512-0042", "fileType": "image/png"},
 ]
-DELETE_FILES_EXAMPLE: dict[str, Any] = {"urls": ["items/2512-0042/front-1a2b3c4d5e6f.jpg"]}
+DELETE_FILES_EXAMPLE: dict[str, Any] = {"urls": ["PurchaseAppReact/2512-0042/front-1a2b3c4d5e6f.jpg"]}
 
 _ROW = {"id": 1874, "article_number": "2512-0042", "dealer": {"id": 7, "dealer_name": "Anna Berg"}}
 _ME = {
@@ -282,7 +282,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "value": UPDATE_FIRST_MATCH_EXAMPLE,
             }
         },
-        success_body=[{"id": 1874, "state": "Sold", "sold_price": 900}],
+        success_body=[{"id": 1874, "state": "Completed", "sold_price": 900}],
     ),
     ("POST", "/api/schemes/delete_items"): Operation(
         operation_id="delete_items",
@@ -369,7 +369,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_body=[
             {
                 "fileName": "front.jpg",
-                "url": "https://files-bucket.s3.amazonaws.com/items/2512-0042/front-...jpg?X-Amz-...",
+                "url": "https://files-bucket.s3.amazonaws.com/PurchaseAppReact/2512-0042/front-...jpg?X-Amz-...",
             }
         ],
     ),
@@ -387,7 +387,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         model=file_ops.DeleteFilesRequest,
         component="DeleteFilesRequest",
         examples={"delete": {"summary": "Delete one uploaded image", "value": DELETE_FILES_EXAMPLE}},
-        success_body=["items/2512-0042/front-1a2b3c4d5e6f.jpg"],
+        success_body=["PurchaseAppReact/2512-0042/front-1a2b3c4d5e6f.jpg"],
     ),
 }
 
@@ -426,8 +426,10 @@ ERRORS: list[tuple[str, int, str, str, str]] = [
         "Forbidden",
         403,
         "A rejected ID token (missing, malformed, bad signature, expired, or older than the last "
-        "logout; status from `RejectedTokenStatus`, default 403: log in again), an unknown user, no "
-        "role, or a field or operation the caller's policy does not grant (named).",
+        "logout; status from `RejectedTokenStatus`, default 403: log in again), an unknown user, or "
+        "a refusal by the access policy (no role, a field or operation not granted, named; "
+        "`server_message` starts with `PolicyRefusal`, status from `PolicyRefusalStatus`, default "
+        "403, 400 in the shipped stages).",
         "",  # taken from the template's UNAUTHORIZED gateway response
         "UNAUTHORIZED",
     ),

@@ -94,7 +94,7 @@ def people(db: Db) -> People:
             phone="2",
             cognito_sub="sub-cia",
             roles=[buyer_role],
-            profile_picture="users/cia/me-000000000001.png",
+            profile_picture="profiles_pictures/cia/me-000000000001.png",
         ),
         User(
             username="vera", email="vera@example.com", phone="3", cognito_sub="sub-vera", roles=[viewer_role]
@@ -268,7 +268,7 @@ def get_items(model: str, requested: list[Any], filters: dict[str, Any], caller:
     return invoke(load_event("files_get_items", body=request, caller=caller), "get_items")
 
 
-def entry(name: str, path: str = "items/2512-001", kind: str = "image/jpeg") -> dict[str, str]:
+def entry(name: str, path: str = "PurchaseAppReact/2512-001", kind: str = "image/jpeg") -> dict[str, str]:
     return {"fileName": name, "filePath": path, "fileType": kind}
 
 
@@ -319,8 +319,8 @@ def test_presign_put_create_and_read_back_round_trip(s3: Any, people: People, db
     the column holds keys; the read gives presigned GETs of those keys that fetch the bytes."""
     caller: Person = getattr(people, role)
     sent = [
-        entry("Bild på soffan.JPG", "items/2512-001"),
-        entry("IMG_0002.png", "/items/2512-001/", "image/png"),
+        entry("Bild på soffan.JPG", "PurchaseAppReact/2512-001"),
+        entry("IMG_0002.png", "/PurchaseAppReact/2512-001/", "image/png"),
     ]
 
     reply = presign(sent, caller)
@@ -332,7 +332,7 @@ def test_presign_put_create_and_read_back_round_trip(s3: Any, people: People, db
     keys = [url_key(u) for u in urls]
     for key, ext, stem in zip(keys, ["jpg", "png"], ["Bild", "IMG_0002"], strict=True):
         folder, _, name = key.rpartition("/")
-        assert folder == "items/2512-001", key
+        assert folder == "PurchaseAppReact/2512-001", key
         match = NAME.match(name)
         assert match is not None, key
         assert match["ext"] == ext
@@ -403,14 +403,14 @@ def test_presign_expiry_follows_put_url_seconds(
 
 
 def test_presign_profile_picture_and_set_it_on_the_own_row(s3: Any, people: People, db: Db) -> None:
-    """GIVEN a Buyer WHEN it presigns under users/, uploads, and sets its own profile_picture to the
+    """GIVEN a Buyer WHEN it presigns under profiles_pictures/, uploads, and sets its own profile_picture to the
     signed PUT URL THEN the row holds the key and a read returns a GET of it that fetches the bytes."""
     bo = people.buyer
-    reply = presign([entry("me.webp", "users/bo", "image/webp")], bo)
+    reply = presign([entry("me.webp", "profiles_pictures/bo", "image/webp")], bo)
     assert reply.status == 200, reply.envelope
     url = reply.body[0]["url"]
     key = url_key(url)
-    assert key.startswith("users/bo/me-") and key.endswith(".webp")
+    assert key.startswith("profiles_pictures/bo/me-") and key.endswith(".webp")
     assert requests.put(url, data=PNG, headers={"Content-Type": "image/webp"}, timeout=10).status_code == 200
 
     updated = update_user(bo.user_id, {"profile_picture": url}, bo)
@@ -431,9 +431,12 @@ def test_presign_profile_picture_and_set_it_on_the_own_row(s3: Any, people: Peop
         ([entry("a.pdf", kind="application/pdf"), entry("b.jpg")], ["/0/fileType", "application/pdf"]),
         ([entry("a.jpg"), entry("b.jpg", "other/2512")], ["/1/filePath", "other/2512"]),
         ([entry("a.jpg", "itemsx/2512")], ["/0/filePath", "itemsx/2512"]),
-        ([entry("a.jpg", "items/../users/cia")], ["/0/filePath", "items/../users/cia"]),
+        (
+            [entry("a.jpg", "PurchaseAppReact/../profiles_pictures/cia")],
+            ["/0/filePath", "PurchaseAppReact/../profiles_pictures/cia"],
+        ),
         ([entry("a.jpg", "")], ["/0/filePath"]),
-        ([entry("a.jpg"), entry("b.jpg"), entry("a.jpg", "users/x")], ["/2/fileName", "'a.jpg'"]),
+        ([entry("a.jpg"), entry("b.jpg"), entry("a.jpg", "profiles_pictures/x")], ["/2/fileName", "'a.jpg'"]),
         ([entry("åäö.jpg")], ["/0/fileName"]),
         (
             [entry("a.jpg", kind="text/html"), entry("b.jpg", "secret/"), entry("c.jpg")],
@@ -468,10 +471,10 @@ def test_one_bad_entry_refuses_all_and_signs_nothing(
 @pytest.mark.parametrize(
     "body",
     [
-        {"fileName": "a.jpg", "filePath": "items/", "fileType": "image/jpeg"},
+        {"fileName": "a.jpg", "filePath": "PurchaseAppReact/", "fileType": "image/jpeg"},
         [],
-        [{"fileName": "a.jpg", "filePath": "items/"}],
-        [{"fileName": 5, "filePath": "items/", "fileType": "image/jpeg"}],
+        [{"fileName": "a.jpg", "filePath": "PurchaseAppReact/"}],
+        [{"fileName": 5, "filePath": "PurchaseAppReact/", "fileType": "image/jpeg"}],
         ["a.jpg"],
         "not json",
     ],
@@ -487,7 +490,7 @@ def test_malformed_presign_bodies_are_400(s3: Any, people: People, signed: list[
 @pytest.mark.parametrize("who", ["roleless", "viewer"])
 def test_presign_without_a_grant_is_403(s3: Any, people: People, signed: list[str], who: str) -> None:
     """GIVEN a user without roles, or whose only role grants no upload prefix
-    WHEN it presigns under items/ THEN 403, nothing signed."""
+    WHEN it presigns under PurchaseAppReact/ THEN 403, nothing signed."""
     reply = presign([entry("a.jpg")], getattr(people, who))
 
     assert reply.status == 403, reply.envelope
@@ -503,13 +506,13 @@ def test_presign_by_an_unknown_user_is_403(s3: Any, people: People, signed: list
 
 @pytest.fixture
 def buyer_items_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default policy, except that Buyer's file grants cover items/ only (users/ is declared
+    """The default policy, except that Buyer's file grants cover PurchaseAppReact/ only (profiles_pictures/ is declared
     but not granted): a prefix the caller's role has no grant for."""
     import dataapi.ops.files
     from dataapi.identity.policy import Policy, PolicySpec, default_policy
 
     raw = default_policy().spec.model_dump()
-    raw["principals"]["Buyer"]["files"] = {"presign": ["items/"], "delete": ["items/"]}
+    raw["principals"]["Buyer"]["files"] = {"presign": ["PurchaseAppReact/"], "delete": ["PurchaseAppReact/"]}
     narrowed = Policy(PolicySpec.model_validate(raw))
     monkeypatch.setattr(dataapi.ops.files, "default_policy", lambda: narrowed)
 
@@ -517,23 +520,26 @@ def buyer_items_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_presign_under_a_prefix_the_role_has_no_grant_for_is_403(
     s3: Any, people: People, signed: list[str], buyer_items_only: None
 ) -> None:
-    """GIVEN a Buyer granted items/ only WHEN it presigns under items/ and users/ together
-    THEN 403 naming users/, nothing signed; under items/ alone it is 200."""
-    reply = presign([entry("a.jpg", "items/1"), entry("me.png", "users/bo", "image/png")], people.buyer)
+    """GIVEN a Buyer granted PurchaseAppReact/ only WHEN it presigns under PurchaseAppReact/ and profiles_pictures/ together
+    THEN 403 naming profiles_pictures/, nothing signed; under PurchaseAppReact/ alone it is 200."""
+    reply = presign(
+        [entry("a.jpg", "PurchaseAppReact/1"), entry("me.png", "profiles_pictures/bo", "image/png")],
+        people.buyer,
+    )
 
     assert reply.status == 403, reply.envelope
-    assert "users/bo" in reply.message
+    assert "profiles_pictures/bo" in reply.message
     assert "/1/filePath" in reply.server_message
     assert signed == []
-    assert presign([entry("a.jpg", "items/1")], people.buyer).status == 200
+    assert presign([entry("a.jpg", "PurchaseAppReact/1")], people.buyer).status == 200
 
 
 def test_delete_under_a_prefix_the_role_has_no_grant_for_deletes_nothing(
     s3: Any, people: People, buyer_items_only: None
 ) -> None:
-    """GIVEN a Buyer granted items/ only WHEN it deletes an items/ and a users/ key together
-    THEN 400 listing the users/ entry (docs/contract.md §6: "not permitted → 400 listing them"), nothing deleted."""
-    item_key, user_key = put(s3, "items/loose/a.jpg"), put(s3, "users/bo/draft.png")
+    """GIVEN a Buyer granted PurchaseAppReact/ only WHEN it deletes an PurchaseAppReact/ and a profiles_pictures/ key together
+    THEN 400 listing the profiles_pictures/ entry (docs/contract.md §6: "not permitted → 400 listing them"), nothing deleted."""
+    item_key, user_key = put(s3, "PurchaseAppReact/loose/a.jpg"), put(s3, "profiles_pictures/bo/draft.png")
 
     reply = delete([item_key, user_key], people.buyer)
 
@@ -548,18 +554,27 @@ def test_delete_under_a_prefix_the_role_has_no_grant_for_deletes_nothing(
 @pytest.mark.parametrize(
     ("images", "pointer"),
     [
-        (["items/1/a.jpg", "https://images.example.com/items/1/b.jpg"], "/object_values/images/1"),
-        ([f"https://other-bucket.s3.{REGION}.amazonaws.com/items/1/b.jpg"], "/object_values/images/0"),
-        (["items/1/a.jpg", "users/cia/me-000000000001.png"], "/object_values/images/1"),
-        (["items/1/../../users/x.png"], "/object_values/images/0"),
-        ("items/1/a.jpg", "/object_values/images"),
+        (
+            ["PurchaseAppReact/1/a.jpg", "https://images.example.com/PurchaseAppReact/1/b.jpg"],
+            "/object_values/images/1",
+        ),
+        (
+            [f"https://other-bucket.s3.{REGION}.amazonaws.com/PurchaseAppReact/1/b.jpg"],
+            "/object_values/images/0",
+        ),
+        (
+            ["PurchaseAppReact/1/a.jpg", "profiles_pictures/cia/me-000000000001.png"],
+            "/object_values/images/1",
+        ),
+        (["PurchaseAppReact/1/../../profiles_pictures/x.png"], "/object_values/images/0"),
+        ("PurchaseAppReact/1/a.jpg", "/object_values/images"),
     ],
     ids=["foreign-host", "other-bucket", "other-prefix", "dot-dot", "string-not-list"],
 )
 def test_create_refuses_values_that_are_not_keys_of_the_field(
     s3: Any, people: People, db: Db, images: Any, pointer: str
 ) -> None:
-    """GIVEN images with a foreign host, another bucket, a key outside items/, or a string
+    """GIVEN images with a foreign host, another bucket, a key outside PurchaseAppReact/, or a string
     WHEN an Item is created THEN 400 naming images at its pointer, and no row is written."""
     reply = create({"article_number": "refused", "images": images})
 
@@ -571,7 +586,7 @@ def test_create_refuses_values_that_are_not_keys_of_the_field(
 
 def test_a_buyer_cannot_set_its_picture_to_an_items_key(s3: Any, people: People, db: Db) -> None:
     reply = update_user(
-        people.buyer.user_id, {"profile_picture": f"s3://{BUCKET}/items/1/a.jpg"}, people.buyer
+        people.buyer.user_id, {"profile_picture": f"s3://{BUCKET}/PurchaseAppReact/1/a.jpg"}, people.buyer
     )
 
     assert reply.status == 400, reply.envelope
@@ -586,7 +601,7 @@ def test_without_a_bucket_file_values_are_stored_and_read_as_sent(
     THEN the values are stored and returned as sent (the feature degrades, docs/contract.md §2)."""
     monkeypatch.delenv("FILES_BUCKET", raising=False)
     _reset_caches()
-    images = ["https://images.example.com/x.jpg", "items/1/a.jpg"]
+    images = ["https://images.example.com/x.jpg", "PurchaseAppReact/1/a.jpg"]
 
     created = create({"article_number": "no-bucket", "images": images})
     assert created.status == 201, created.envelope
@@ -607,7 +622,7 @@ def test_the_local_endpoint_form_is_accepted_when_configured(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, "http://127.0.0.1:5001")
     _reset_caches()
-    local = f"http://127.0.0.1:5001/{BUCKET}/items/local/b%C3%A5t.jpg?X-Amz-Signature=00ff"
+    local = f"http://127.0.0.1:5001/{BUCKET}/PurchaseAppReact/local/b%C3%A5t.jpg?X-Amz-Signature=00ff"
 
     request = {"model_name": "Item", "object_values": {"images": [local]}, "requested_data": ["id"]}
     created = invoke(load_event("files_create_items", body=request), "create_items")
@@ -616,7 +631,7 @@ def test_the_local_endpoint_form_is_accepted_when_configured(
 
     assert created.status == 201, created.envelope
     assert sql(db, 'SELECT images FROM "Item" WHERE id = :id', id=created.body[0]["id"]) == [
-        "items/local/båt.jpg"
+        "PurchaseAppReact/local/båt.jpg"
     ]
     assert refused.status == 400
     assert refused.server_message.endswith("at /object_values/images/0")
@@ -632,10 +647,10 @@ def test_every_accepted_form_deletes_its_object(s3: Any, people: People) -> None
     THEN 200 with body = the canonical keys, in request order, each once; every object is gone."""
     names = forms("x")
     keys = {
-        form: put(s3, f"items/del/{i}-ö ä å.jpg" if i == 0 else f"items/del/{i}.jpg")
+        form: put(s3, f"PurchaseAppReact/del/{i}-ö ä å.jpg" if i == 0 else f"PurchaseAppReact/del/{i}.jpg")
         for i, form in enumerate(names)
     }
-    gone = "items/del/never-uploaded.jpg"
+    gone = "PurchaseAppReact/del/never-uploaded.jpg"
     urls = [forms(key)[form] for form, key in keys.items()]
     first = next(iter(keys.values()))
     urls += [forms(first)["path-style global"], forms(gone)["virtual-hosted regional"]]
@@ -649,7 +664,7 @@ def test_every_accepted_form_deletes_its_object(s3: Any, people: People) -> None
 
 
 def test_deleting_an_already_deleted_key_again_is_200(s3: Any, people: People) -> None:
-    key = put(s3, "items/twice/a.jpg")
+    key = put(s3, "PurchaseAppReact/twice/a.jpg")
 
     assert delete([key]).body == [key]
     again = delete([forms(key)["s3 URI"]])
@@ -661,20 +676,20 @@ def test_deleting_an_already_deleted_key_again_is_200(s3: Any, people: People) -
 @pytest.mark.parametrize(
     ("bad", "listed"),
     [
-        ("https://images.example.com/items/keep/b.jpg", "/urls/1"),
-        (f"https://other-bucket.s3.{REGION}.amazonaws.com/items/keep/b.jpg", "/urls/1"),
-        ("ftp://files-bucket.s3.amazonaws.com/items/keep/b.jpg", "/urls/1"),
+        ("https://images.example.com/PurchaseAppReact/keep/b.jpg", "/urls/1"),
+        (f"https://other-bucket.s3.{REGION}.amazonaws.com/PurchaseAppReact/keep/b.jpg", "/urls/1"),
+        ("ftp://files-bucket.s3.amazonaws.com/PurchaseAppReact/keep/b.jpg", "/urls/1"),
         ("other/keep/b.jpg", "/urls/1"),
-        ("items/../other/b.jpg", "/urls/1"),
+        ("PurchaseAppReact/../other/b.jpg", "/urls/1"),
         ("", "/urls/1"),
-        ("items/", "/urls/1"),
+        ("PurchaseAppReact/", "/urls/1"),
     ],
     ids=["foreign-host", "other-bucket", "ftp", "outside-prefixes", "dot-dot", "empty", "folder"],
 )
 def test_one_bad_url_refuses_all_and_deletes_nothing(s3: Any, people: People, bad: str, listed: str) -> None:
     """GIVEN a valid key and one entry outside the bucket or the prefixes
     WHEN deleted together THEN 400 listing the bad entry, and nothing is deleted."""
-    keep = put(s3, "items/keep/a.jpg")
+    keep = put(s3, "PurchaseAppReact/keep/a.jpg")
     put(s3, "other/keep/b.jpg")
 
     reply = delete([keep, bad])
@@ -682,23 +697,23 @@ def test_one_bad_url_refuses_all_and_deletes_nothing(s3: Any, people: People, ba
     assert reply.status == 400, reply.envelope
     assert listed in reply.message
     assert "/urls/0" not in reply.message
-    assert keys_in(s3) == ["items/keep/a.jpg", "other/keep/b.jpg"]
+    assert keys_in(s3) == ["PurchaseAppReact/keep/a.jpg", "other/keep/b.jpg"]
 
 
 @pytest.mark.parametrize(
     "body",
     [
         {"urls": []},
-        {"urls": "items/a.jpg"},
+        {"urls": "PurchaseAppReact/a.jpg"},
         {"urls": [5]},
-        {"keys": ["items/a.jpg"]},
-        ["items/a.jpg"],
+        {"keys": ["PurchaseAppReact/a.jpg"]},
+        ["PurchaseAppReact/a.jpg"],
         "nope",
     ],
     ids=["empty", "string", "number", "wrong-key", "list-body", "not-json"],
 )
 def test_malformed_delete_bodies_are_400(s3: Any, people: People, body: Any) -> None:
-    keep = put(s3, "items/a.jpg")
+    keep = put(s3, "PurchaseAppReact/a.jpg")
 
     reply = delete_raw(body)
 
@@ -709,8 +724,8 @@ def test_malformed_delete_bodies_are_400(s3: Any, people: People, body: Any) -> 
 def test_a_buyer_may_not_delete_another_users_picture(s3: Any, people: People, db: Db) -> None:
     """GIVEN another user's profile_picture key and an unreferenced key
     WHEN a Buyer deletes both THEN 400 listing the referenced one, nothing deleted."""
-    theirs = put(s3, "users/cia/me-000000000001.png")
-    loose = put(s3, "users/bo/draft.png")
+    theirs = put(s3, "profiles_pictures/cia/me-000000000001.png")
+    loose = put(s3, "profiles_pictures/bo/draft.png")
 
     reply = delete(
         [forms(loose)["path-style regional"], forms(theirs)["virtual-hosted global"]], people.buyer
@@ -725,15 +740,15 @@ def test_a_buyer_may_not_delete_another_users_picture(s3: Any, people: People, d
 def test_a_buyer_may_delete_unreferenced_own_and_item_keys(s3: Any, people: People, db: Db) -> None:
     """GIVEN a key no row references, the Buyer's own picture, and an item's image
     WHEN the Buyer deletes them THEN 200 (it may update those rows), all gone."""
-    loose = put(s3, "items/loose/a.jpg")
-    mine = put(s3, "users/bo/me.png")
-    image = put(s3, "items/2512-009/front.jpg")
+    loose = put(s3, "PurchaseAppReact/loose/a.jpg")
+    mine = put(s3, "profiles_pictures/bo/me.png")
+    image = put(s3, "PurchaseAppReact/2512-009/front.jpg")
     with db.engine.begin() as conn:
         conn.execute(
             text('UPDATE "User" SET profile_picture = :k WHERE id = :id'),
             {"k": mine, "id": people.buyer.user_id},
         )
-    db.add(Item(article_number="2512-009", images=[image, "items/2512-009/back.jpg"]))
+    db.add(Item(article_number="2512-009", images=[image, "PurchaseAppReact/2512-009/back.jpg"]))
 
     reply = delete([loose, mine, forms(image)["s3 URI"]], people.buyer)
 
@@ -743,7 +758,7 @@ def test_a_buyer_may_delete_unreferenced_own_and_item_keys(s3: Any, people: Peop
 
 
 def test_an_admin_may_delete_another_users_picture(s3: Any, people: People) -> None:
-    theirs = put(s3, "users/cia/me-000000000001.png")
+    theirs = put(s3, "profiles_pictures/cia/me-000000000001.png")
 
     reply = delete([theirs])
 
@@ -755,7 +770,7 @@ def test_an_admin_may_delete_another_users_picture(s3: Any, people: People) -> N
 def test_a_user_whose_role_grants_no_prefix_deletes_nothing(s3: Any, people: People) -> None:
     """GIVEN a Viewer (a role without file grants) WHEN it deletes an unreferenced key
     THEN refused (docs/contract.md §6: "not permitted → 400 listing them"; a policy denial is 403), nothing deleted."""
-    key = put(s3, "items/loose/a.jpg")
+    key = put(s3, "PurchaseAppReact/loose/a.jpg")
 
     reply = delete([key], people.viewer)
 
@@ -765,7 +780,7 @@ def test_a_user_whose_role_grants_no_prefix_deletes_nothing(s3: Any, people: Peo
 
 @pytest.mark.parametrize("who", ["roleless", "unknown"])
 def test_delete_by_a_user_without_roles_or_unknown_is_403(s3: Any, people: People, who: str) -> None:
-    key = put(s3, "items/loose/a.jpg")
+    key = put(s3, "PurchaseAppReact/loose/a.jpg")
     caller = people.roleless if who == "roleless" else Person("sub-nobody", "nobody@example.com")
 
     reply = delete([key], caller)
@@ -778,7 +793,7 @@ def test_delete_by_a_user_without_roles_or_unknown_is_403(s3: Any, people: Peopl
 
 
 def test_no_claims_is_401_on_both_routes(s3: Any, people: People, signed: list[str]) -> None:
-    key = put(s3, "items/loose/a.jpg")
+    key = put(s3, "PurchaseAppReact/loose/a.jpg")
 
     presigned = invoke(load_event("files_presign_no_claims"))
     deleted = delete([key], caller=None)
@@ -794,7 +809,7 @@ def test_without_a_bucket_both_routes_are_503(people: People, monkeypatch: pytes
     _reset_caches()
 
     presigned = presign([entry("a.jpg")])
-    deleted = delete(["items/a.jpg"])
+    deleted = delete(["PurchaseAppReact/a.jpg"])
 
     assert presigned.status == deleted.status == 503
     assert "configured" in presigned.message and "configured" in deleted.message
@@ -813,7 +828,9 @@ def test_the_routes_answer_cors_for_the_browser(s3: Any, people: People) -> None
 # ---- product bugs (strict xfail: the test passes once the bug is fixed) -------------------------------
 
 
-@pytest.mark.parametrize("path", ["items/./2512", "items//2512"], ids=["dot-segment", "empty-segment"])
+@pytest.mark.parametrize(
+    "path", ["PurchaseAppReact/./2512", "PurchaseAppReact//2512"], ids=["dot-segment", "empty-segment"]
+)
 def test_presign_signs_only_keys_the_write_path_accepts(s3: Any, people: People, path: str) -> None:
     """GIVEN a filePath with a `.` or an empty segment WHEN presigned THEN either 400, or a key
     that an Item may then store (docs/contract.md §6: the client learns the key from the URL and sends it back)."""
@@ -826,9 +843,9 @@ def test_presign_signs_only_keys_the_write_path_accepts(s3: Any, people: People,
 
 
 def test_a_key_s3_refuses_to_delete_is_not_reported_deleted(s3: Any, people: People) -> None:
-    """GIVEN a bucket policy denying s3:DeleteObject under items/locked/
+    """GIVEN a bucket policy denying s3:DeleteObject under PurchaseAppReact/locked/
     WHEN a locked and a free key are deleted THEN the answer does not say the locked one was deleted."""
-    locked, free = put(s3, "items/locked/a.jpg"), put(s3, "items/free/b.jpg")
+    locked, free = put(s3, "PurchaseAppReact/locked/a.jpg"), put(s3, "PurchaseAppReact/free/b.jpg")
     s3.put_bucket_policy(
         Bucket=BUCKET,
         Policy=json.dumps(
@@ -839,7 +856,7 @@ def test_a_key_s3_refuses_to_delete_is_not_reported_deleted(s3: Any, people: Peo
                         "Effect": "Deny",
                         "Principal": "*",
                         "Action": "s3:DeleteObject",
-                        "Resource": f"arn:aws:s3:::{BUCKET}/items/locked/*",
+                        "Resource": f"arn:aws:s3:::{BUCKET}/PurchaseAppReact/locked/*",
                     }
                 ],
             }
@@ -855,7 +872,7 @@ def test_a_key_s3_refuses_to_delete_is_not_reported_deleted(s3: Any, people: Peo
 def test_a_picture_stored_as_a_url_still_protects_its_object(s3: Any, people: People, db: Db) -> None:
     """GIVEN another user's row holding its picture as a URL of the bucket (an adopted old row)
     WHEN a Buyer deletes that key THEN 400 and the object stays, as for a row holding the key."""
-    key = put(s3, "users/cia/legacy.png")
+    key = put(s3, "profiles_pictures/cia/legacy.png")
     with db.engine.begin() as conn:
         conn.execute(
             text('UPDATE "User" SET profile_picture = :u WHERE id = :id'),

@@ -156,7 +156,12 @@ def test_item_list_event_renders_dealer_as_object_or_null(db: Db) -> None:
     null, and the browser origin is echoed with credentials allowed."""
     shop = Dealer(dealer_name="Gamla Stans Antik", dealer_type="Shop")
     a, b, c = db.add(
-        Item(article_number="2511-001", dealer=shop, purchased_price=1200, images=["items/2511-001/1.jpg"]),
+        Item(
+            article_number="2511-001",
+            dealer=shop,
+            purchased_price=1200,
+            images=["PurchaseAppReact/2511-001/1.jpg"],
+        ),
         Item(article_number="2511-002", dealer=shop, state="In-Transit"),
         Item(article_number="2512-004", state="In-Transit"),
     )
@@ -175,7 +180,7 @@ def test_item_list_event_renders_dealer_as_object_or_null(db: Db) -> None:
     assert rows[a.id]["dealer"] == {"dealer_name": "Gamla Stans Antik", "id": shop.id}
     assert rows[b.id]["dealer"] == {"dealer_name": "Gamla Stans Antik", "id": shop.id}
     assert rows[c.id]["dealer"] is None
-    assert rows[a.id]["images"] == ["items/2511-001/1.jpg"]
+    assert rows[a.id]["images"] == ["PurchaseAppReact/2511-001/1.jpg"]
     assert rows[a.id]["purchased_price"] == 1200
     assert rows[c.id]["reference_number"] is None
     assert reply.headers["access-control-allow-origin"] == "http://localhost:5173"

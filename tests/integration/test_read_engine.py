@@ -61,7 +61,7 @@ def test_json_columns_render_as_json_and_timestamps_in_utc(db_session):
     rows, _ = get(db_session, fields=["properties", "created_at", "images"], query_filters={"id": 1})
     assert rows[0]["properties"] == {"set_of": 6, "color": "oak"}
     assert rows[0]["created_at"] == "2025-11-01T09:00:00.000Z"
-    assert rows[0]["images"] == ["items/2511-001/1.jpg", "items/2511-001/2.jpg"]
+    assert rows[0]["images"] == ["PurchaseAppReact/2511-001/1.jpg", "PurchaseAppReact/2511-001/2.jpg"]
 
 
 def test_paths_through_to_many_never_duplicate_parents_and_per_page_counts_parents(db_session):

@@ -339,7 +339,7 @@ def test_given_a_migrated_database_when_downgraded_to_base_and_upgraded_then_the
     upgrade(fresh_db)
     assert schema_diff(engine) == []
     with engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
 
 
 # --- the data sets load on this schema ----------------------------------------------------------------
@@ -383,7 +383,13 @@ def test_the_seed_has_the_ids_and_shape_its_docstring_documents(db_session):
         (4, 2),
         (None, 2),
     ]
-    assert rows('SELECT id, item_count FROM "Dealer" ORDER BY id') == [(1, 4), (2, 2), (3, 2), (4, 2), (5, 0)]
+    assert rows('SELECT id, item_count, purchased_count FROM "Dealer" ORDER BY id') == [
+        (1, 12, 13300),
+        (2, 2, 800),
+        (3, 11, 8000),
+        (4, 3, 2550),
+        (5, 0, 0),
+    ]
     assert rows("""SELECT state, count(*) FROM "Item" GROUP BY 1 ORDER BY 1""") == [
         ("In-Stock", 5),
         ("In-Transit", 4),
@@ -413,9 +419,9 @@ def test_the_seed_has_the_ids_and_shape_its_docstring_documents(db_session):
         ' LEFT JOIN "Item_Note" n ON n.subject_id = s.id GROUP BY 1, 2 ORDER BY 1'
     ) == [
         (1, 2, 2),
-        (2, 2, 2),
-        (3, 1, 1),
-        (4, 2, 2),
+        (2, 4, 2),
+        (3, 2, 1),
+        (4, 3, 2),
     ]
     assert rows('SELECT item_id, count(*) FROM "Item_History" GROUP BY 1 ORDER BY 1') == [
         (1, 3),
@@ -452,7 +458,7 @@ def test_given_an_empty_database_when_demo_data_loads_twice_then_it_loads_once(e
         bad_images = conn.scalar(
             text(
                 """SELECT count(*) FROM "Item", jsonb_array_elements_text(images) AS key"""
-                """ WHERE key NOT LIKE 'items/' || article_number || '/%.jpg'"""
+                """ WHERE key NOT LIKE 'PurchaseAppReact/' || article_number || '/%.png'"""
             )
         )
     assert roles == {"admin@example.com": "Admin", "clerk@example.com": "Buyer"}

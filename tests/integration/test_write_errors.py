@@ -18,8 +18,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from dataapi.db.engine import EXTERNAL_CALL, run_in_transaction
 from dataapi.db import engine as dbmod
+from dataapi.db.engine import EXTERNAL_CALL, run_in_transaction
 from dataapi.db.sqlstate import translate
 from dataapi.errors import ApiError, LimitExceeded, NotFound, UnknownField
 from dataapi.registry import default_registry

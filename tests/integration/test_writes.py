@@ -237,20 +237,20 @@ def test_create_a_list_with_and_without_defaulted_columns(db_session):
         create,
         db_session,
         {
-            "model_name": "Dealer",
+            "model_name": "Item_Note",
             "object_values": [
-                {"dealer_name": "A", "item_count": 5},
-                {"dealer_name": "B"},
-                {"dealer_name": "C", "item_count": 7},
+                {"note_content": "A", "creation_time": "2025-01-02T03:04:05Z"},
+                {"note_content": "B"},
+                {"note_content": "C", "creation_time": "2025-06-07T08:09:10Z"},
             ],
-            "requested_data": ["dealer_name", "item_count"],
+            "requested_data": ["note_content", "creation_time"],
         },
     )
-    assert body == [
-        {"dealer_name": "A", "item_count": 5},
-        {"dealer_name": "B", "item_count": 0},
-        {"dealer_name": "C", "item_count": 7},
+    assert [(r["note_content"], r["creation_time"]) for r in body[::2]] == [
+        ("A", "2025-01-02T03:04:05.000Z"),
+        ("C", "2025-06-07T08:09:10.000Z"),
     ]
+    assert body[1]["note_content"] == "B" and body[1]["creation_time"] is not None
 
 
 def test_create_rows_without_columns(db_session):
@@ -777,13 +777,13 @@ def test_link_to_one_all_link_applies_also_do_only_to_the_linked_row(db_session)
             "query_filters": {"id": 9},
             "update_type": "first_match",
             "object_values": {
-                "dealer": link("Dealer", {"dealer_type": "Private"}, "all_link", also_do={"item_count": 3}),
+                "dealer": link("Dealer", {"dealer_type": "Private"}, "all_link", also_do={"age": 3}),
             },
         },
     )
     assert scalar(db_session, 'SELECT dealer_id FROM "Item" WHERE id = 9') == 4
-    assert rows(db_session, 'SELECT id, item_count FROM "Dealer" WHERE id IN (2, 4) ORDER BY id') == [
-        (2, 2),
+    assert rows(db_session, 'SELECT id, age FROM "Dealer" WHERE id IN (2, 4) ORDER BY id') == [
+        (2, 67),
         (4, 3),
     ]
 
@@ -798,7 +798,7 @@ def test_link_action_if_none_creates_the_entry(db_session):
                     "Item_Notes_Subject",
                     {"subject": subject},
                     action_if_none="create_entry",
-                    values_for_none_action={"subject": subject, "notes_counter": 1},
+                    values_for_none_action={"subject": subject, "notes_counter": 1},  # ignored
                 ),
             },
             "requested_data": ["id", {"subject": ["id", "subject", "notes_counter"]}],
@@ -807,11 +807,11 @@ def test_link_action_if_none_creates_the_entry(db_session):
     _, body = call(create, db_session, note("Shipping"))
     created = body[0]["subject"]
     assert created["id"] > 4
-    assert created == {"id": created["id"], "subject": "Shipping", "notes_counter": 1}
+    assert created == {"id": created["id"], "subject": "Shipping", "notes_counter": 0}  # a note, no links
     assert scalar(db_session, 'SELECT count(*) FROM "Item_Notes_Subject"') == 5
 
     _, body = call(create, db_session, note("Pricing"))  # exists: linked, nothing created
-    assert body[0]["subject"] == {"id": 4, "subject": "Pricing", "notes_counter": 2}
+    assert body[0]["subject"] == {"id": 4, "subject": "Pricing", "notes_counter": 3}
     assert scalar(db_session, 'SELECT count(*) FROM "Item_Notes_Subject"') == 5
 
 
@@ -1192,14 +1192,10 @@ def test_create_through_rel_can_itself_create(db_session):
 
 
 def test_create_through_rel_on_to_one(db_session):
-    _update_item(
-        db_session, 3, {"dealer": {"action": "create_through_rel", "values": {"purchased_count": 3}}}
-    )
-    assert scalar(db_session, 'SELECT purchased_count FROM "Dealer" WHERE id = 2') == 3
-    _update_item(
-        db_session, 9, {"dealer": {"action": "create_through_rel", "values": {"purchased_count": 3}}}
-    )
-    assert scalar(db_session, 'SELECT count(*) FROM "Dealer" WHERE purchased_count = 3') == 1
+    _update_item(db_session, 3, {"dealer": {"action": "create_through_rel", "values": {"age": 3}}})
+    assert scalar(db_session, 'SELECT age FROM "Dealer" WHERE id = 2') == 3
+    _update_item(db_session, 9, {"dealer": {"action": "create_through_rel", "values": {"age": 3}}})
+    assert scalar(db_session, 'SELECT count(*) FROM "Dealer" WHERE age = 3') == 1
 
 
 def _nested(levels: int, model: str = "Item") -> dict:
@@ -1812,7 +1808,7 @@ def test_front_end_creates_an_item_linked_to_a_dealer_with_json_fields(db_sessio
                 "dimensions": {"width": 45, "depth": 50, "height": 90},
                 "issues": [{"part": "leg", "issue": "wobbly"}],
                 "parts": ["seat", "backrest", "legs"],
-                "images": ["items/2512-008/1.jpg", "items/2512-008/2.jpg"],
+                "images": ["PurchaseAppReact/2512-008/1.jpg", "PurchaseAppReact/2512-008/2.jpg"],
                 "dealer": link("Dealer", {"id": 2}),
                 "item_history": append_history(history_entry("state", None, "In-Transit", type="create")),
             },
@@ -1827,7 +1823,7 @@ def test_front_end_creates_an_item_linked_to_a_dealer_with_json_fields(db_sessio
         "dimensions": {"width": 45, "depth": 50, "height": 90},
         "issues": [{"part": "leg", "issue": "wobbly"}],
         "parts": ["seat", "backrest", "legs"],
-        "images": ["items/2512-008/1.jpg", "items/2512-008/2.jpg"],
+        "images": ["PurchaseAppReact/2512-008/1.jpg", "PurchaseAppReact/2512-008/2.jpg"],
         "created_by": ACTOR,
         "dealer": {"id": 2, "dealer_name": "Karin Lund"},
         "item_history": [{"column_name": "state", "to_value": "In-Transit", "user_name": ACTOR}],
@@ -1836,7 +1832,14 @@ def test_front_end_creates_an_item_linked_to_a_dealer_with_json_fields(db_sessio
         db_session,
         'SELECT dealer_id, properties, images, created_by FROM "Item" WHERE id = :i',
         i=item["id"],
-    ) == [(2, {"set_of": 2, "color": "oak"}, ["items/2512-008/1.jpg", "items/2512-008/2.jpg"], ACTOR)]
+    ) == [
+        (
+            2,
+            {"set_of": 2, "color": "oak"},
+            ["PurchaseAppReact/2512-008/1.jpg", "PurchaseAppReact/2512-008/2.jpg"],
+            ACTOR,
+        )
+    ]
     assert history(db_session, item["id"]) == [("state", None, "In-Transit", "create", ACTOR)]
 
 

@@ -22,7 +22,7 @@ from dataapi.storage.files import Files, object_key
 BUCKET = "files-bucket"
 REGION = "eu-north-1"
 LOCAL = "http://127.0.0.1:5001"
-KEY = "items/2512-001/chair-0a1b2c3d4e5f.jpg"
+KEY = "PurchaseAppReact/2512-001/chair-0a1b2c3d4e5f.jpg"
 
 IMAGES = default_registry().models["Item"].columns["images"]
 PICTURE = default_registry().models["User"].columns["profile_picture"]
@@ -100,10 +100,10 @@ def test_aws_forms_need_no_local_endpoint(value: str) -> None:
 
 
 PERCENT_ENCODED = {
-    "space": ("items/2512-001/soffa%20gr%C3%B6n.jpg", "items/2512-001/soffa grön.jpg"),
-    "å ä ö": ("items/%C3%A5%C3%A4%C3%B6/b%C3%A5t.png", "items/åäö/båt.png"),
-    "upper-case Å Ä Ö": ("users/%C3%85SA-%C3%84-%C3%96.webp", "users/ÅSA-Ä-Ö.webp"),
-    "literal plus": ("items/a+b.jpg", "items/a+b.jpg"),
+    "space": ("PurchaseAppReact/2512-001/soffa%20gr%C3%B6n.jpg", "PurchaseAppReact/2512-001/soffa grön.jpg"),
+    "å ä ö": ("PurchaseAppReact/%C3%A5%C3%A4%C3%B6/b%C3%A5t.png", "PurchaseAppReact/åäö/båt.png"),
+    "upper-case Å Ä Ö": ("profiles_pictures/%C3%85SA-%C3%84-%C3%96.webp", "profiles_pictures/ÅSA-Ä-Ö.webp"),
+    "literal plus": ("PurchaseAppReact/a+b.jpg", "PurchaseAppReact/a+b.jpg"),
 }
 
 
@@ -130,8 +130,8 @@ def test_percent_encoded_keys_are_decoded_in_urls(template: str, encoded: str, k
 def test_a_bare_key_is_taken_literally() -> None:
     """GIVEN a bare key with characters that look encoded WHEN canonicalized THEN kept as sent
     (only URLs are percent-decoded)."""
-    assert object_key("items/100%20off.jpg", BUCKET, None) == "items/100%20off.jpg"
-    assert object_key("items/soffa grön.jpg", BUCKET, None) == "items/soffa grön.jpg"
+    assert object_key("PurchaseAppReact/100%20off.jpg", BUCKET, None) == "PurchaseAppReact/100%20off.jpg"
+    assert object_key("PurchaseAppReact/soffa grön.jpg", BUCKET, None) == "PurchaseAppReact/soffa grön.jpg"
 
 
 REFUSED = {
@@ -148,14 +148,14 @@ REFUSED = {
     "ftp scheme": f"ftp://{BUCKET}.s3.amazonaws.com/{KEY}",
     "file scheme": f"file:///{BUCKET}/{KEY}",
     "javascript scheme": f"javascript://{BUCKET}.s3.amazonaws.com/{KEY}",
-    "dot-dot in a key": "items/../users/someone.jpg",
-    "dot-dot in a URL": f"https://{BUCKET}.s3.amazonaws.com/items/../users/someone.jpg",
-    "encoded dot-dot in a URL": f"https://{BUCKET}.s3.amazonaws.com/items/%2E%2E/users/someone.jpg",
-    "dot segment": "items/./chair.jpg",
-    "empty segment": "items//chair.jpg",
+    "dot-dot in a key": "PurchaseAppReact/../profiles_pictures/someone.jpg",
+    "dot-dot in a URL": f"https://{BUCKET}.s3.amazonaws.com/PurchaseAppReact/../profiles_pictures/someone.jpg",
+    "encoded dot-dot in a URL": f"https://{BUCKET}.s3.amazonaws.com/PurchaseAppReact/%2E%2E/profiles_pictures/someone.jpg",
+    "dot segment": "PurchaseAppReact/./chair.jpg",
+    "empty segment": "PurchaseAppReact//chair.jpg",
     "empty string": "",
     "only a slash": "/",
-    "folder only": "items/",
+    "folder only": "PurchaseAppReact/",
     "bucket root virtual-hosted": f"https://{BUCKET}.s3.amazonaws.com/",
     "bucket only path-style": f"https://s3.amazonaws.com/{BUCKET}",
     "bucket root s3 URI": f"s3://{BUCKET}/",
@@ -189,23 +189,28 @@ def test_files_key_strips_whitespace_and_refuses_non_strings() -> None:
 def test_a_list_field_stores_the_keys_in_order() -> None:
     """GIVEN Item.images as a mix of forms WHEN canonicalized THEN the keys, in the order sent."""
     sent = [
-        f"https://{BUCKET}.s3.{REGION}.amazonaws.com/items/1/a.jpg{SIGNED_QUERY}",
-        "items/1/b.jpg",
-        f"s3://{BUCKET}/items/1/c%20d.jpg",
-        f"https://s3.amazonaws.com/{BUCKET}/items/1/%C3%A5.jpg",
+        f"https://{BUCKET}.s3.{REGION}.amazonaws.com/PurchaseAppReact/1/a.jpg{SIGNED_QUERY}",
+        "PurchaseAppReact/1/b.jpg",
+        f"s3://{BUCKET}/PurchaseAppReact/1/c%20d.jpg",
+        f"https://s3.amazonaws.com/{BUCKET}/PurchaseAppReact/1/%C3%A5.jpg",
     ]
 
     stored = files().canonical(IMAGES, sent, "/object_values/images")
 
-    assert stored == ["items/1/a.jpg", "items/1/b.jpg", "items/1/c d.jpg", "items/1/å.jpg"]
+    assert stored == [
+        "PurchaseAppReact/1/a.jpg",
+        "PurchaseAppReact/1/b.jpg",
+        "PurchaseAppReact/1/c d.jpg",
+        "PurchaseAppReact/1/å.jpg",
+    ]
 
 
 def test_a_single_field_stores_its_key() -> None:
-    url = f"{LOCAL}/{BUCKET}/users/7/me.png{SIGNED_QUERY}"
+    url = f"{LOCAL}/{BUCKET}/profiles_pictures/7/me.png{SIGNED_QUERY}"
 
     stored = files(s3_endpoint_url=LOCAL).canonical(PICTURE, url, "/object_values/profile_picture")
 
-    assert stored == "users/7/me.png"
+    assert stored == "profiles_pictures/7/me.png"
 
 
 @pytest.mark.parametrize("column", [IMAGES, PICTURE], ids=["images", "profile_picture"])
@@ -226,12 +231,12 @@ def test_a_non_file_column_is_untouched() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        "users/7/me.png",  # a key of another field's prefix
+        "profiles_pictures/7/me.png",  # a key of another field's prefix
         "other/x.jpg",  # no declared prefix at all
         "itemsx/x.jpg",  # a prefix only as a string prefix of the folder name
-        f"https://images.example.com/items/{KEY}",
+        f"https://images.example.com/PurchaseAppReact/{KEY}",
         f"https://other-bucket.s3.amazonaws.com/{KEY}",
-        "items/../users/7/me.png",
+        "PurchaseAppReact/../profiles_pictures/7/me.png",
         "",
         17,
         None,
@@ -251,29 +256,33 @@ def test_a_non_file_column_is_untouched() -> None:
     ],
 )
 def test_a_bad_list_element_is_400_naming_the_field_and_its_pointer(bad: Any) -> None:
-    """GIVEN images whose second element is not a key under items/ of our bucket
+    """GIVEN images whose second element is not a key under PurchaseAppReact/ of our bucket
     WHEN canonicalized THEN 400 naming `images`, pointing at /object_values/images/1."""
     with pytest.raises(WrongValueType) as caught:
-        files().canonical(IMAGES, ["items/1/a.jpg", bad, "items/1/c.jpg"], "/object_values/images")
+        files().canonical(
+            IMAGES, ["PurchaseAppReact/1/a.jpg", bad, "PurchaseAppReact/1/c.jpg"], "/object_values/images"
+        )
 
     exc = caught.value
     assert exc.status == 400
     assert exc.at == "/object_values/images/1"
     assert "'images'" in exc.message
-    assert "items/" in exc.message
+    assert "PurchaseAppReact/" in exc.message
     assert "field=images" in exc.server_message
     assert exc.server_message.endswith("at /object_values/images/1")
 
 
 def test_a_single_field_outside_its_prefix_is_400_at_its_pointer() -> None:
-    """GIVEN profile_picture set to an items/ key WHEN canonicalized THEN 400 at the field."""
+    """GIVEN profile_picture set to an PurchaseAppReact/ key WHEN canonicalized THEN 400 at the field."""
     with pytest.raises(WrongValueType) as caught:
-        files().canonical(PICTURE, f"s3://{BUCKET}/items/1/a.jpg", "/object_values/profile_picture")
+        files().canonical(
+            PICTURE, f"s3://{BUCKET}/PurchaseAppReact/1/a.jpg", "/object_values/profile_picture"
+        )
 
     assert caught.value.status == 400
     assert caught.value.at == "/object_values/profile_picture"
     assert "'profile_picture'" in caught.value.message
-    assert "users/" in caught.value.message
+    assert "profiles_pictures/" in caught.value.message
 
 
 def test_a_pointer_into_a_batch_is_kept() -> None:
@@ -284,7 +293,9 @@ def test_a_pointer_into_a_batch_is_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["items/1/a.jpg", {"0": "items/1/a.jpg"}, 5], ids=["string", "object", "int"]
+    "value",
+    ["PurchaseAppReact/1/a.jpg", {"0": "PurchaseAppReact/1/a.jpg"}, 5],
+    ids=["string", "object", "int"],
 )
 def test_a_list_field_given_no_list_is_400(value: Any) -> None:
     """GIVEN Item.images (a list) given a single string WHEN canonicalized THEN 400 at the field."""
@@ -307,13 +318,13 @@ def test_without_a_bucket_values_pass_through_as_stored_with_a_warning(
         filesmod.logger, "warning", lambda msg, *a, **kw: warnings.append((msg, kw.get("extra") or {}))
     )
     f = Files(Settings(files_bucket=None))
-    sent = ["https://images.example.com/a.jpg", "items/1/b.jpg", "whatever"]
+    sent = ["https://images.example.com/a.jpg", "PurchaseAppReact/1/b.jpg", "whatever"]
 
     assert not f.configured
     assert f.canonical(IMAGES, sent, "/object_values/images") == sent
     assert f.canonical(PICTURE, "not even a key", "/object_values/profile_picture") == "not even a key"
     assert f.key(f"s3://{BUCKET}/{KEY}") is None
-    assert f.sign_value(["items/1/b.jpg"]) == ["items/1/b.jpg"]
+    assert f.sign_value(["PurchaseAppReact/1/b.jpg"]) == ["PurchaseAppReact/1/b.jpg"]
     assert len(warnings) == 2
     assert all("bucket" in msg for msg, _ in warnings)
     assert [extra.get("field") for _, extra in warnings] == ["images", "profile_picture"]
@@ -423,7 +434,10 @@ def test_the_local_endpoint_signs_path_style_urls_that_canonicalize_back() -> No
     assert signed_headers(get) == ["host"]
 
 
-@pytest.mark.parametrize("key", ["items/soffa grön/b å t.jpg", "users/ÅSA+Ö.png", "items/a%20b.jpg"])
+@pytest.mark.parametrize(
+    "key",
+    ["PurchaseAppReact/soffa grön/b å t.jpg", "profiles_pictures/ÅSA+Ö.png", "PurchaseAppReact/a%20b.jpg"],
+)
 def test_signed_urls_of_awkward_keys_canonicalize_back(key: str) -> None:
     """GIVEN keys with spaces, å/ä/ö, `+` and `%` WHEN signed THEN the URL's key decodes back exactly."""
     f = files()
@@ -436,13 +450,13 @@ def test_sign_value_signs_keys_and_leaves_foreign_values_as_stored() -> None:
     """GIVEN stored values (keys, an old row's URL of our bucket, a foreign URL)
     WHEN signed for a read THEN keys and our URLs become GETs of their key, others stay."""
     f = files(get_url_seconds=900)
-    old = f"https://{BUCKET}.s3.amazonaws.com/items/old.jpg"
+    old = f"https://{BUCKET}.s3.amazonaws.com/PurchaseAppReact/old.jpg"
     foreign = "https://images.example.com/x.jpg"
 
-    signed = f.sign_value(["items/1/a.jpg", old, foreign])
+    signed = f.sign_value(["PurchaseAppReact/1/a.jpg", old, foreign])
 
-    assert [f.key(u) for u in signed[:2]] == ["items/1/a.jpg", "items/old.jpg"]
+    assert [f.key(u) for u in signed[:2]] == ["PurchaseAppReact/1/a.jpg", "PurchaseAppReact/old.jpg"]
     assert all(query_of(u)["X-Amz-Expires"] == "900" for u in signed[:2])
     assert signed[2] == foreign
-    assert f.key(f.sign_value("users/1/me.png")) == "users/1/me.png"
+    assert f.key(f.sign_value("profiles_pictures/1/me.png")) == "profiles_pictures/1/me.png"
     assert f.sign_value(None) is None

@@ -67,6 +67,12 @@ class Forbidden(ApiError):
     status = 403
 
 
+class PolicyRefusal(Forbidden):
+    """The caller is known and signed in, but the access policy refuses this request (a grant, a
+    field, a row rule, a self-grant, a file prefix, no role). Its HTTP status is a setting
+    (POLICY_REFUSAL_STATUS, default 403), applied where dataapi.http maps errors."""
+
+
 class NotFound(ApiError):
     status = 404
 

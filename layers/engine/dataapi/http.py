@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from sqlalchemy.exc import DBAPIError
 
 from dataapi.db.sqlstate import translate
-from dataapi.errors import ApiError, MalformedRequest, Unauthenticated
+from dataapi.errors import ApiError, MalformedRequest, PolicyRefusal, Unauthenticated
 from dataapi.result import Result
 from dataapi.settings import get_settings
 from dataapi.telemetry import count, logger
@@ -47,6 +47,12 @@ def _error(app: APIGatewayRestResolver, status: int, message: str, server_messag
         envelope(status, message, "[]", server_message, request_id=rid),
         headers={"X-Request-Id": rid},
     )
+
+
+def status_of(exc: ApiError) -> int:
+    """The HTTP status of a domain error: its class's, except a policy refusal's, which is a setting
+    (a client that reads every 403 as "session expired" can then show the refusal instead)."""
+    return get_settings().policy_refusal_status if isinstance(exc, PolicyRefusal) else exc.status
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:
@@ -100,11 +106,12 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         count(f"Error.{type(exc).__name__}")
-        if exc.status >= 500:
+        status = status_of(exc)
+        if status >= 500:
             logger.error("request failed", extra={"error": exc.server_message})
         else:
-            logger.info("request refused", extra={"status": exc.status, "error": exc.server_message})
-        return _error(app, exc.status, exc.message, exc.server_message)
+            logger.info("request refused", extra={"status": status, "error": exc.server_message})
+        return _error(app, status, exc.message, exc.server_message)
 
     @app.exception_handler(DBAPIError)
     def _db_error(exc: DBAPIError) -> Response:

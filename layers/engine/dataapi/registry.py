@@ -6,7 +6,7 @@ identifier from a request reaches SQL without being found in this registry first
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from sqlalchemy import (
@@ -102,10 +102,16 @@ class ModelInfo:
 
 
 class Registry:
-    def __init__(self, base: type[DeclarativeBase]) -> None:
+    def __init__(
+        self, base: type[DeclarativeBase], file_prefixes: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
+        """`file_prefixes` ("Model.field" -> prefixes) overrides what the models declare."""
         self.models: dict[str, ModelInfo] = {}
+        overrides = dict(file_prefixes or {})
         for mapper in base.registry.mappers:
-            self.models[mapper.class_.__name__] = self._model(mapper)
+            self.models[mapper.class_.__name__] = self._model(mapper, overrides)
+        if overrides:
+            raise ValueError(f"FILE_PREFIXES names fields that hold no files: {sorted(overrides)}")
         for model in self.models.values():
             for prop in model.mapper.relationships:
                 model.relationships[prop.key] = self._relationship(model, prop)
@@ -117,11 +123,14 @@ class Registry:
         return info
 
     @staticmethod
-    def _model(mapper: Mapper) -> ModelInfo:
+    def _model(mapper: Mapper, overrides: dict[str, tuple[str, ...]]) -> ModelInfo:
         cls = mapper.class_
         managed = set(getattr(cls, "__server_managed__", ("id",)))
         stamped = set(getattr(cls, "__caller_stamped__", ()))
-        files = dict(getattr(cls, "__file_fields__", {}))
+        files = {
+            name: replace(spec, prefixes=overrides.pop(f"{cls.__name__}.{name}", spec.prefixes))
+            for name, spec in getattr(cls, "__file_fields__", {}).items()
+        }
         columns: dict[str, ColumnInfo] = {}
         for attr in mapper.column_attrs:
             col = attr.columns[0]
@@ -169,5 +178,6 @@ class Registry:
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
     from dataapi.models import Base
+    from dataapi.settings import get_settings
 
-    return Registry(Base)
+    return Registry(Base, get_settings().file_prefixes)

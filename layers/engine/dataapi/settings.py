@@ -5,6 +5,7 @@ Nothing here calls AWS: with only DATABASE_URL set every handler imports and ser
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -48,8 +49,37 @@ class Settings(BaseModel):
     cognito_jwks_url: str | None = None
     cognito_app_client_id: str | None = None
     cognito_user_pool_id: str | None = None
+    # Status of a policy refusal (errors.PolicyRefusal); rejected tokens and ended sessions stay 403.
+    policy_refusal_status: Literal[400, 403, 409, 422] = 403
+    # Overrides of the file fields' prefixes (models declare the defaults): "Item.images=photos/,...".
+    file_prefixes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     password_policy: str = "at least 10 characters, with upper- and lower-case letters, a number and a symbol"
     password_minimum_length: int = Field(10, gt=0)  # the pool's; checked by the legacy sign-in trigger
+
+    @field_validator("policy_refusal_status", mode="before")
+    @classmethod
+    def _status(cls, value: object) -> object:
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    @field_validator("file_prefixes", mode="before")
+    @classmethod
+    def _prefixes(cls, value: object) -> object:
+        """`Model.field=prefix/` pairs, comma-separated; a field named twice has two prefixes."""
+        if not isinstance(value, str):
+            return value
+        found: dict[str, tuple[str, ...]] = {}
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            field, sep, prefix = (part.strip() for part in pair.partition("="))
+            folder = prefix.strip("/")
+            if (
+                not sep
+                or "." not in field
+                or not folder
+                or any(s in ("", ".", "..") for s in folder.split("/"))
+            ):
+                raise ValueError(f"FILE_PREFIXES takes Model.field=prefix/ pairs, not {pair!r}")
+            found[field] = (*found.get(field, ()), folder + "/")
+        return found
 
     @field_validator("cors_origins", "upload_types", mode="before")
     @classmethod
@@ -87,6 +117,8 @@ ENV_NAMES = {
     "cognito_user_pool_id": "COGNITO_USER_POOL_ID",
     "password_policy": "PASSWORD_POLICY",
     "password_minimum_length": "PASSWORD_MINIMUM_LENGTH",
+    "policy_refusal_status": "POLICY_REFUSAL_STATUS",
+    "file_prefixes": "FILE_PREFIXES",
 }
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from dataapi.errors import Forbidden, MalformedRequest, NotFound
+from dataapi.errors import MalformedRequest, NotFound, PolicyRefusal
 from dataapi.identity.policy import Operation
 from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
@@ -203,7 +203,7 @@ def _own_rows(
             allowed is not asked
             and writer.session.scalars(writer.matching_ids(model, asked, True)).first() is not None
         ):
-            raise Forbidden(
+            raise PolicyRefusal(
                 f"You may only change your own {model.name} rows.", at=at, detail="rows=own"
             ) from None
         raise

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dataapi.errors import Forbidden, pointer
+from dataapi.errors import PolicyRefusal, pointer
 from dataapi.identity.caller import Caller, load_caller, require_role
 from dataapi.identity.policy import Grant, Operation, Policy, default_policy
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
@@ -40,7 +40,7 @@ class Authorizer:
     def grant(self, model: ModelInfo, op: Operation, at: str) -> Grant:
         found = self.policy.grant(self.caller.principals, model.name, op)
         if found is None:
-            raise Forbidden(
+            raise PolicyRefusal(
                 f"You may not {_VERBS[op]} {model.name} rows.",
                 at=at or "/",
                 detail=f"model={model.name} operation={op}",
@@ -49,7 +49,7 @@ class Authorizer:
 
     def _field(self, allowed: bool, model: ModelInfo, name: str, op: str, at: str) -> None:
         if not allowed:
-            raise Forbidden(
+            raise PolicyRefusal(
                 f"You may not {op} '{name}' of {model.name}.",
                 at=at or "/",
                 detail=f"field={name} operation={op}",
@@ -157,7 +157,7 @@ class Authorizer:
         """A nested write on a loaded row must respect the row rule of its grant."""
         rule = self.row_rule(model, op)
         if rule is not None and getattr(obj, rule.path.column.key) != self.caller.user_id:  # type: ignore[union-attr]
-            raise Forbidden(
+            raise PolicyRefusal(
                 f"You may only {_VERBS[op]} your own {model.name} row.", at=at or "/", detail="rows=own"
             )
 
@@ -172,7 +172,7 @@ class Authorizer:
             and any(getattr(r, rel.target.pk.key, None) == self.caller.user_id for r in related)
         )
         if touches_me:
-            raise Forbidden(
+            raise PolicyRefusal(
                 f"You may not change '{rel.key}' of your own account.",
                 at=at or "/",
                 detail=f"field={rel.key} self-grant",

@@ -16,7 +16,7 @@ from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.errors import Forbidden, PolicyRefusal, Unauthenticated
 from dataapi.identity.legacy_login import forget_password
 from dataapi.models import Role, User
 from dataapi.models.purchase import user_roles
@@ -83,7 +83,7 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
 def require_role(caller: Caller) -> None:
     """Data routes need a role; session routes do not."""
     if not caller.principals:
-        raise Forbidden(
+        raise PolicyRefusal(
             "No role is assigned to your account yet; ask an administrator.", detail="NoRoleAssigned"
         )
 

@@ -152,17 +152,34 @@ class Policy:
                                 raise ValueError(
                                     f"policy {name}.{model_name}.{op} names unknown fields {sorted(unknown)}"
                                 )
+        for name, principal in self.spec.principals.items():
+            for entry in principal.files.presign + principal.files.delete:
+                _file_grant(entry, registry, f"policy {name}.files")
         for model_name, column in self.spec.own_rows.items():
             if column not in registry.model(model_name, "policy own_rows").columns:
                 raise ValueError(f"policy own_rows[{model_name!r}] is not a column")
 
-    def file_prefixes(self, principals: tuple[str, ...], action: Literal["presign", "delete"]) -> list[str]:
+    def file_prefixes(
+        self, principals: tuple[str, ...], action: Literal["presign", "delete"], registry: Registry
+    ) -> list[str]:
+        """Granted prefixes: '*', prefixes as listed, and the prefixes of the file fields named."""
         prefixes: list[str] = []
         for name in principals:
             spec = self._effective.get(name)
             if spec is not None:
-                prefixes += getattr(spec.files, action)
+                for entry in getattr(spec.files, action):
+                    prefixes += _file_grant(entry, registry, f"policy {name}.files")
         return prefixes
+
+
+def _file_grant(entry: str, registry: Registry, at: str) -> list[str]:
+    if entry == ALL or entry.endswith("/"):
+        return [entry]
+    model_name, _, field = entry.partition(".")
+    column = registry.model(model_name, at).columns.get(field)
+    if column is None or column.file is None:
+        raise ValueError(f"{at} names {entry!r}, which is neither a file field nor a prefix ending in '/'")
+    return list(column.file.prefixes)
 
 
 def _union(sets: object) -> frozenset[str] | None:

@@ -10,7 +10,10 @@ from sqlalchemy.orm import DeclarativeBase
 
 @dataclass(frozen=True, slots=True)
 class FileField:
-    """A column of S3 object keys: one key (a string) or a list of keys (JSON), under these prefixes."""
+    """A column of S3 object keys: one key (a string) or a list of keys (JSON), under these prefixes.
+
+    The prefixes declared on a model are the defaults; the FILE_PREFIXES setting (template
+    parameters ItemImagesPrefix, ProfilePicturesPrefix) replaces them per deployment."""
 
     many: bool
     prefixes: tuple[str, ...]

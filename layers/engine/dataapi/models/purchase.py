@@ -31,7 +31,10 @@ Items_Notes = Table(
 class User(Base):
     __tablename__ = "User"
     __server_managed__: ClassVar[tuple[str, ...]] = ("id", "cognito_sub", "tokens_valid_after")
-    __file_fields__: ClassVar[dict[str, FileField]] = {"profile_picture": FileField(False, ("users/",))}
+    # The React client's upload folders are the defaults; FILE_PREFIXES overrides them per deployment.
+    __file_fields__: ClassVar[dict[str, FileField]] = {
+        "profile_picture": FileField(False, ("profiles_pictures/",))
+    }
     __write_only__: ClassVar[tuple[str, ...]] = ("password",)  # lives in Cognito, never here
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,7 +69,8 @@ class Role(Base):
 
 class Dealer(Base):
     __tablename__ = "Dealer"
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at")
+    # The counters are maintained by PostgreSQL triggers (migration 0002): never written by clients.
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at", "purchased_count", "item_count")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dealer_type: Mapped[str | None] = mapped_column(String(80), index=True)
@@ -118,6 +122,7 @@ class Dealer_Notes(Base):
 
 class Item_Notes_Subject(Base):
     __tablename__ = "Item_Notes_Subject"
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "notes_counter")  # triggers of migration 0002
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -147,7 +152,7 @@ class Item(Base):
     __tablename__ = "Item"
     __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at")
     __caller_stamped__: ClassVar[tuple[str, ...]] = ("created_by",)
-    __file_fields__: ClassVar[dict[str, FileField]] = {"images": FileField(True, ("items/",))}
+    __file_fields__: ClassVar[dict[str, FileField]] = {"images": FileField(True, ("PurchaseAppReact/",))}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_number: Mapped[str | None] = mapped_column(String(120), index=True)

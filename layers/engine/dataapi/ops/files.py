@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dataapi.db.engine import transaction
-from dataapi.errors import BadRequest, Forbidden, MalformedRequest, NotConfigured, Unavailable
+from dataapi.errors import BadRequest, MalformedRequest, NotConfigured, PolicyRefusal, Unavailable
 from dataapi.identity.authorize import Authorizer, for_caller
 from dataapi.identity.policy import ALL, default_policy
 from dataapi.query.parse import parse_model
@@ -62,8 +62,9 @@ def _files() -> Files:
 
 
 def _allowed(auth: Authorizer, action: str) -> tuple[str, ...]:
-    granted = default_policy().file_prefixes(auth.caller.principals, action)  # type: ignore[arg-type]
-    declared = declared_prefixes(default_registry())
+    registry = default_registry()
+    granted = default_policy().file_prefixes(auth.caller.principals, action, registry)  # type: ignore[arg-type]
+    declared = declared_prefixes(registry)
     return declared if ALL in granted else tuple(p for p in granted if under(p, declared))
 
 
@@ -95,7 +96,7 @@ def presign(raw: Any, claims: dict[str, str]) -> Result:
         allowed = _allowed(for_caller(session, claims), "presign")
     denied = [f"/{i}/filePath" for i, e in enumerate(entries) if not under(_folder(e.filePath), allowed)]
     if denied:
-        raise Forbidden(
+        raise PolicyRefusal(
             f"You may not upload under {', '.join(sorted({entries[int(d.split('/')[1])].filePath for d in denied}))}.",
             at=denied[0],
             detail="prefix not granted",
@@ -173,10 +174,12 @@ def _may_change_owners(session: Session, files: Files, auth: Authorizer, key: st
             if col.file is None:
                 continue
             column = model.table.c[col.key]
-            # Rows of the old backend may hold the key as a URL: find candidates by text, then
-            # keep those whose stored value names exactly this key.
+            # Rows of the old backend may hold the key as a URL, percent-encoded or not: find
+            # candidates by text (the key itself, or any percent-escape), then keep those whose
+            # stored value names exactly this key once decoded (files.object_key).
             exact = column.contains(literal([key], JSONB)) if col.file.many else column == key
-            loose = cast(column, Text).contains(key, autoescape=True)
+            text = cast(column, Text)
+            loose = or_(text.contains(key, autoescape=True), text.contains("%", autoescape=True))
             candidates = session.scalars(select(model.cls).where(or_(exact, loose)))
             owners = [o for o in candidates if key in _keys(files, getattr(o, col.key))]
             if not owners:

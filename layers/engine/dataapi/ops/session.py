@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from dataapi import reads
 from dataapi.db.engine import EXTERNAL_CALL, transaction
-from dataapi.errors import Forbidden, Unauthenticated
+from dataapi.errors import PolicyRefusal, Unauthenticated
 from dataapi.identity import cognito
 from dataapi.identity.authorize import Authorizer
 from dataapi.identity.caller import Caller, load_caller
@@ -124,7 +124,7 @@ def _may_read_own(caller: Caller, fields: Fields) -> None:
     """Own-row fields of the default shape, plus whatever the caller's grants let it read of User."""
     try:
         Authorizer(default_policy(), caller).read(fields, "/requested_data")
-    except Forbidden:
+    except PolicyRefusal:
         allowed = {"id", "username", "email", "phone", "profile_picture", "roles"}
         for name, entry, at in fields.entries:
             nested = entry[1].entries if isinstance(entry, tuple) else ()
@@ -135,7 +135,7 @@ def _may_read_own(caller: Caller, fields: Fields) -> None:
             )
             if refused:
                 field, where = refused[0]
-                raise Forbidden(
+                raise PolicyRefusal(
                     f"You may not read '{field}' of your account.", at=where, detail=f"field={field}"
                 ) from None
 
