@@ -119,12 +119,20 @@ def load_handler(code_dir: Path, handler: str, unique: str) -> Callable[[dict[st
     return getattr(module, func)
 
 
+LOCAL_TRIGGERS = "DATAAPI_LOCAL_COGNITO_TRIGGERS"
+"""Set by the local stack: worker processes install the Cognito trigger shim (devtools/cognito_triggers.py)."""
+
+
 class HandlerFailed(Exception):
     """The function raised (or its worker died); the text is the worker's traceback."""
 
 
 def _worker_main(conn: Any, route: Route, code_dir: Path, region: str) -> None:
     """A function's execution environment: import the handler once, then one event at a time."""
+    if os.environ.get(LOCAL_TRIGGERS):  # moto runs no Cognito triggers: run them where Cognito would
+        from devtools import cognito_triggers
+
+        cognito_triggers.install()
     try:
         handler = load_handler(code_dir, route.handler, f"_dataapi_fn_{route.function}")
     except BaseException:

@@ -364,8 +364,10 @@ def running_stack() -> Iterator[dict[str, Any]]:
             link_users(url, cognito["subs"])
         env = set_environment(url, moto_port, cognito)
         from devtools import cognito_triggers
+        from devtools.gateway import LOCAL_TRIGGERS
 
         stack.callback(cognito_triggers.install().uninstall)  # moto runs no Cognito triggers
+        os.environ[LOCAL_TRIGGERS] = "1"  # nor in the functions' worker processes
         create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         upload_images(url, env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
         os.environ["FILES_BUCKET"] = LOCAL_BUCKET
