@@ -12,10 +12,10 @@ Cognito subjects for the callers:
     | 5  | vera  | Viewer        | policy-sub-vera | only a role without grants      |
     | 6  | olle  | Buyer         | (none)          | found by email; deletable       |
 
-Requests are API Gateway REST events (`events/policy_*.json`) whose authorizer claims are replaced
-by the caller's (`sub`, `email`, `cognito:username`, `auth_time`; all strings). Every response is
-checked for the envelope; every refusal is checked to have written nothing (every table compared
-row by row before and after). Cognito is not configured here (no user pool): User writes that need
+Requests are API Gateway REST events (`support.event`, by default sending the request bodies
+`bodies/policy_*.json`) whose authorizer claims are the caller's (`sub`, `email`,
+`cognito:username`, `auth_time`; all strings). Every response is checked for the envelope; every
+refusal is checked to have written nothing (every table compared row by row before and after). Cognito is not configured here (no user pool): User writes that need
 it answer 503.
 
 The expectations are written from SPEC §7, not derived from policy.json, so a policy file that
@@ -24,15 +24,11 @@ drifts from the SPEC fails here.
 
 from __future__ import annotations
 
-import copy
-import importlib
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -41,16 +37,14 @@ from sqlalchemy.orm import Session
 from dataapi.identity import cognito
 from dataapi.models import Role, User
 from tests.fixtures.seed import seed
-from tests.handler.conftest import FakeLambdaContext
+from tests.handler import support
+from tests.handler.support import Reply
 
 pytestmark = pytest.mark.db
 
-EVENTS = Path(__file__).parent / "events"
 ROUTES = ("get_items", "create_items", "update_items", "delete_items")
-HANDLERS: dict[str, Callable[..., dict[str, Any]]] = {
-    route: importlib.import_module(f"functions.{route}.app").lambda_handler for route in ROUTES
-}
-HANDLERS["session_me"] = importlib.import_module("functions.session.app").lambda_handler
+PATHS = {**{route: f"/api/schemes/{route}" for route in ROUTES}, "session_me": "/api"}
+FUNCTIONS = {**{route: route for route in ROUTES}, "session_me": "session"}
 ROUTE_OF = {"get": "get_items", "create": "create_items", "update": "update_items", "delete": "delete_items"}
 ROUTE_OF_OP = {route: op for op, route in ROUTE_OF.items()}
 OPS = ("get", "create", "update", "delete")
@@ -66,8 +60,6 @@ MODELS = (
     "Dealer_Notes",
 )
 TABLES = (*MODELS, "user_roles", "Items_Notes")
-ENVELOPE_KEYS = {"status", "message", "body", "server_message"}
-EXTRA_KEYS = {"request_id", "next_cursor", "count"}
 
 # `auth_time` of the event files: 2025-12-05 13:05:00 UTC.
 AUTH_TIME = 1764939900
@@ -206,73 +198,22 @@ def world(api_env: str) -> Iterator[World]:
 
 # ---- invoking --------------------------------------------------------------------------------
 
-_EVENTS: dict[str, dict[str, Any]] = {}
-
-
-def load_event(route: str) -> dict[str, Any]:
-    if route not in _EVENTS:
-        _EVENTS[route] = json.loads((EVENTS / f"policy_{route}.json").read_text(encoding="utf-8"))
-    event = copy.deepcopy(_EVENTS[route])
-    event["requestContext"]["requestId"] = str(uuid4())
-    return event
-
-
 _FILE_BODY: Any = object()
 
 
 def make_event(
     route: str, body: Any = _FILE_BODY, who: Who = ANNA, claims: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    event = load_event(route)
-    if body is not _FILE_BODY:
-        event["body"] = json.dumps(body)
-    event["requestContext"]["authorizer"] = {"claims": claims if claims is not None else claims_of(who)}
-    return event
-
-
-@dataclass
-class Reply:
-    status: int
-    envelope: dict[str, Any]
-    request: Any = field(default=None, repr=False)
-
-    @property
-    def body(self) -> list[Any]:
-        return self.envelope["body"]
-
-    @property
-    def message(self) -> str:
-        return self.envelope["message"]
-
-    @property
-    def server_message(self) -> str:
-        return self.envelope["server_message"]
-
-    @property
-    def ids(self) -> list[int]:
-        return [row["id"] for row in self.body]
+    """An event for `route` sending `body` (by default `bodies/policy_<route>.json`) with the
+    claims of `who` (or `claims`)."""
+    if body is _FILE_BODY:
+        body = support.body(f"policy_{route}")
+    return support.event(PATHS[route], body, claims=claims if claims is not None else claims_of(who))
 
 
 def invoke(route: str, event: dict[str, Any]) -> Reply:
     """Invoke a handler as Lambda would and check the envelope every response must have."""
-    response = HANDLERS[route](event, FakeLambdaContext())
-    assert isinstance(response, dict)
-    headers = {k.lower(): v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
-    headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
-    envelope = json.loads(response["body"])
-    assert response["statusCode"] == envelope["status"]
-    assert ENVELOPE_KEYS <= set(envelope) <= ENVELOPE_KEYS | EXTRA_KEYS, sorted(envelope)
-    assert isinstance(envelope["message"], str) and envelope["message"].strip()
-    assert isinstance(envelope["body"], list)
-    assert isinstance(envelope["server_message"], str)
-    assert envelope["request_id"] == event["requestContext"]["requestId"]
-    assert headers.get("x-request-id") == envelope["request_id"]
-    if envelope["status"] < 400:
-        assert envelope["server_message"] == "", envelope
-    else:
-        assert envelope["body"] == [], envelope
-        assert envelope["server_message"], "the machine-oriented detail is never empty on errors"
-    return Reply(response["statusCode"], envelope)
+    return support.invoke(FUNCTIONS[route], event)
 
 
 def call(route: str, body: Any = _FILE_BODY, who: Who = ANNA, claims: dict[str, str] | None = None) -> Reply:
@@ -510,7 +451,7 @@ def test_default_policy_cell(world: World, role: str, model: str, op: str) -> No
 
 
 def test_policy_event_files_as_sent_by_a_buyer(world: World) -> None:
-    """GIVEN the four policy_* event files as they are (anna's claims) WHEN each is invoked in turn
+    """GIVEN the four policy_* request bodies as they are, sent by anna WHEN each is invoked in turn
     THEN read, create, update and delete all succeed for the Buyer."""
     assert call("get_items").body == [
         {"id": 1, "article_number": "2511-001", "dealer": {"id": 1, "dealer_name": "Gamla Stans Antik"}}
@@ -1604,19 +1545,19 @@ def test_who_am_i_shaped_by_requested_data_respects_the_grants(
 
 
 def fe_item_list(who: Who) -> tuple[str, Any]:
-    return "get_items", json.loads(load_event_file("get_items_item_list")["body"])
+    return "get_items", support.body("get_items_item_list")
 
 
 def fe_search(who: Who) -> tuple[str, Any]:
-    return "get_items", json.loads(load_event_file("get_items_search_or")["body"])
+    return "get_items", support.body("get_items_search_or")
 
 
 def fe_filter_page(who: Who) -> tuple[str, Any]:
-    return "get_items", json.loads(load_event_file("get_items_filter_page")["body"])
+    return "get_items", support.body("get_items_filter_page")
 
 
 def fe_filter_page_matching(who: Who) -> tuple[str, Any]:
-    request = json.loads(load_event_file("get_items_filter_page")["body"])
+    request = support.body("get_items_filter_page")
     request["query_filters"] = {
         "state": "In-Transit",
         "properties": {"operation": "contains", "value": {"set_of": 6}},
@@ -1627,7 +1568,7 @@ def fe_filter_page_matching(who: Who) -> tuple[str, Any]:
 
 
 def fe_single_item(who: Who) -> tuple[str, Any]:
-    return "get_items", json.loads(load_event_file("get_items_single_item")["body"])
+    return "get_items", support.body("get_items_single_item")
 
 
 def fe_dealers(who: Who) -> tuple[str, Any]:
@@ -1764,15 +1705,6 @@ def fe_me(who: Who) -> tuple[str, Any]:
 
 def fe_me_shaped(who: Who) -> tuple[str, Any]:
     return "session_me", {"requested_data": ["id", "username", {"roles": ["role", "id"]}]}
-
-
-_FILE_EVENTS: dict[str, dict[str, Any]] = {}
-
-
-def load_event_file(name: str) -> dict[str, Any]:
-    if name not in _FILE_EVENTS:
-        _FILE_EVENTS[name] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
-    return _FILE_EVENTS[name]
 
 
 FRONT_END: dict[str, Callable[[Who], tuple[str, Any]]] = {
