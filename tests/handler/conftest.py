@@ -43,7 +43,7 @@ class Db:
 
 @pytest.fixture
 def db(api_env: str) -> Iterator[Db]:
-    """A fresh migrated database with the caller of the event files as an Admin user."""
+    """A fresh migrated database with the caller of the base event as an Admin user."""
     engine = create_engine(api_env)
     helper = Db(engine)
     admin = Role(role="Admin", key="admin")

@@ -71,7 +71,7 @@ class People:
 
 @pytest.fixture
 def people(db: Db) -> People:
-    """Beside the event files' Admin: two Buyers (the other with a profile picture), a user whose
+    """Beside the base event's Admin: two Buyers (the other with a profile picture), a user whose
     only role has no grants (Viewer), and one without roles."""
     buyer_role, viewer_role = Role(role="Buyer", key="buyer"), Role(role="Viewer", key="viewer")
     rows = db.add(
