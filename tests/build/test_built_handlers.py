@@ -34,10 +34,10 @@ from scripts.check_build import (
     find_python312,
     machine_arch,
 )
+from tests.handler import support
 from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "handler" / "events"
 ENV_NAME = "DATAAPI_BUILD_DIR"
 
 pytestmark = [
@@ -197,9 +197,8 @@ def test_built_get_items_answers_an_api_gateway_event(
     finally:
         engine.dispose()
 
-    event = json.loads((EVENTS / "get_items_item_list.json").read_text(encoding="utf-8"))
     request = {"model_name": "Item", "requested_data": ["id", "article_number", {"dealer": ["dealer_name"]}]}
-    event["body"] = json.dumps({**request, "per_page": 2})
+    event = support.event("/api/schemes/get_items", {**request, "per_page": 2})
     (get_items,) = [a for a in artifacts if a.kind == "function" and a.path.name == "GetItemsFunction"]
     out = run_built(python312, get_items, layer_python(artifacts), event, DATABASE_URL=fresh_db)
 

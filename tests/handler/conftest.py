@@ -1,14 +1,14 @@
 """Fixtures for handler tests: a Lambda context and a committed-data engine on a fresh database.
 
-Handlers are invoked in-process with API Gateway REST (v1 proxy) events kept as JSON files in
-`events/`. Each test gets its own freshly migrated database (the `api_env` fixture of the parent
-conftest points DATABASE_URL at it), inserts the rows it needs and commits them for real.
+Handlers are invoked in-process with API Gateway REST (v1 proxy) events built from the base event
+`events/rest_event.json` and request bodies in `bodies/` (see support.py). Each test gets its own
+freshly migrated database (the `api_env` fixture of the parent conftest points DATABASE_URL at
+it), inserts the rows it needs and commits them for real.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,26 +16,11 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from dataapi.models import Role, User
+from tests.handler.support import FakeLambdaContext
 
-# The claims every event file in `events/` carries (requestContext.authorizer.claims).
+# The caller of the base event `events/rest_event.json` (requestContext.authorizer.claims).
 CALLER_SUB = "0b6c2f5e-1d7a-4c11-9d35-3f1e2a7b9c01"
 CALLER_EMAIL = "handler-tests@example.com"
-
-
-@dataclass
-class FakeLambdaContext:
-    """The attributes Powertools' Logger and Tracer read from a real Lambda context."""
-
-    function_name: str = "dataapi-dev-GetItemsFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-north-1:123456789012:function:dataapi-dev-GetItemsFunction"
-    aws_request_id: str = "5d7f3a1e-0c2b-4f6e-9a8d-1b3c5e7f9a0b"
-    log_group_name: str = "/aws/lambda/dataapi-dev-GetItemsFunction"
-    log_stream_name: str = "2025/12/05/[$LATEST]0123456789abcdef0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 @pytest.fixture
@@ -58,7 +43,7 @@ class Db:
 
 @pytest.fixture
 def db(api_env: str) -> Iterator[Db]:
-    """A fresh migrated database with the caller of the event files as an Admin user."""
+    """A fresh migrated database with the caller of the base event as an Admin user."""
     engine = create_engine(api_env)
     helper = Db(engine)
     admin = Role(role="Admin", key="admin")

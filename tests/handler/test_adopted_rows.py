@@ -77,7 +77,7 @@ class Answer:
 
 
 def get_items(request: dict[str, Any]) -> Answer:
-    event = load_event("session_me", body=request, claims=claims(), path="/api/schemes/get_items")
+    event = load_event("/api/schemes/get_items", body=request, claims=claims())
     handler = importlib.import_module("functions.get_items.app").lambda_handler
     envelope = json.loads(handler(event, FakeLambdaContext())["body"])
     return Answer(envelope["status"], envelope["body"], envelope)

@@ -2,7 +2,7 @@
 
 `POST /api/generate-presigned-url` and `POST /api/delete-image-url` (functions/files), and the
 file fields through create_items, update_items and get_items, are invoked as Lambda would with API
-Gateway REST events from `events/files_*.json`, on a fresh migrated database and a moto bucket
+Gateway REST events built by `support.event`, on a fresh migrated database and a moto bucket
 (`mock_aws` intercepts botocore and `requests`). moto checks neither the signature nor the expiry of
 a presigned URL: what each URL signs is tested in tests/unit/test_files.py; here the URLs are used
 (PUT the bytes, GET them back) and their key read from the URL.
@@ -10,16 +10,13 @@ a presigned URL: what each URL signs is tested in tests/unit/test_files.py; here
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
-from uuid import uuid4
 
 import boto3
 import pytest
@@ -32,23 +29,17 @@ from dataapi.models import Item, Role, User
 from dataapi.settings import get_settings
 from dataapi.storage import files as filesmod
 from dataapi.storage.files import Files, object_key
-from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB, Db, FakeLambdaContext
+from tests.handler import support
+from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB, Db
+from tests.handler.support import Reply
 
-HANDLERS = {
-    "files": importlib.import_module("functions.files.app").lambda_handler,
-    "create_items": importlib.import_module("functions.create_items.app").lambda_handler,
-    "update_items": importlib.import_module("functions.update_items.app").lambda_handler,
-    "get_items": importlib.import_module("functions.get_items.app").lambda_handler,
-}
-EVENTS = Path(__file__).parent / "events"
-ENVELOPE_KEYS = {"status", "message", "body", "server_message"}
-EXTRA_KEYS = {"request_id", "next_cursor", "count"}
+PRESIGN = "/api/generate-presigned-url"
+DELETE = "/api/delete-image-url"
 
 BUCKET = "files-bucket"
 REGION = "eu-north-1"
 JPEG = b"\xff\xd8\xff\xe0 a small jpeg \xff\xd9"
 PNG = b"\x89PNG\r\n\x1a\n a small png"
-_KEEP: Any = object()
 
 
 # ---- people ------------------------------------------------------------------------------------
@@ -63,10 +54,7 @@ class Person:
     @property
     def claims(self) -> dict[str, str]:
         """The claims as API Gateway's Cognito authorizer passes them (all strings)."""
-        event = json.loads((EVENTS / "files_presign.json").read_text(encoding="utf-8"))
-        claims = dict(event["requestContext"]["authorizer"]["claims"])
-        claims.update({"sub": self.sub, "cognito:username": self.sub, "email": self.email})
-        return claims
+        return support.claims_for(self.sub, self.email)
 
 
 ADMIN = Person(CALLER_SUB, CALLER_EMAIL)
@@ -83,7 +71,7 @@ class People:
 
 @pytest.fixture
 def people(db: Db) -> People:
-    """Beside the event files' Admin: two Buyers (the other with a profile picture), a user whose
+    """Beside the base event's Admin: two Buyers (the other with a profile picture), a user whose
     only role has no grants (Viewer), and one without roles."""
     buyer_role, viewer_role = Role(role="Buyer", key="buyer"), Role(role="Viewer", key="viewer")
     rows = db.add(
@@ -184,58 +172,18 @@ def signed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 # ---- events and invoking --------------------------------------------------------------------------
 
 
-def load_event(name: str, *, body: Any = _KEEP, caller: Person | None = ADMIN) -> dict[str, Any]:
-    event = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
-    event["requestContext"]["requestId"] = str(uuid4())
-    if body is not _KEEP:
-        event["body"] = (
-            body if body is None or isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-        )
-    if caller is None:
-        event["requestContext"].pop("authorizer", None)
-    elif "authorizer" in event["requestContext"]:
-        event["requestContext"]["authorizer"]["claims"] = caller.claims
-    return event
-
-
-@dataclass
-class Reply:
-    status: int
-    envelope: dict[str, Any]
-
-    @property
-    def body(self) -> list[Any]:
-        return self.envelope["body"]
-
-    @property
-    def message(self) -> str:
-        return self.envelope["message"]
-
-    @property
-    def server_message(self) -> str:
-        return self.envelope["server_message"]
+def load_event(path: str, body: Any, caller: Person | None = ADMIN) -> dict[str, Any]:
+    """An event for `path` sending `body` with the claims of `caller` (None: no authorizer)."""
+    return support.event(path, body, claims=None if caller is None else caller.claims)
 
 
 def invoke(event: dict[str, Any], function: str = "files") -> Reply:
     """Invoke a handler and check the envelope every response must have (docs/contract.md §2)."""
-    response = HANDLERS[function](event, FakeLambdaContext())
-    envelope = json.loads(response["body"])
-    assert response["statusCode"] == envelope["status"]
-    assert ENVELOPE_KEYS <= set(envelope) <= ENVELOPE_KEYS | EXTRA_KEYS, sorted(envelope)
-    assert isinstance(envelope["message"], str) and envelope["message"].strip()
-    assert isinstance(envelope["body"], list)
-    assert isinstance(envelope["server_message"], str)
-    assert envelope["request_id"] == event["requestContext"]["requestId"]
-    if envelope["status"] >= 400:
-        assert envelope["body"] == [], envelope
-        assert envelope["server_message"], "the machine-oriented detail is never empty on errors"
-    else:
-        assert envelope["server_message"] == ""
-    return Reply(response["statusCode"], envelope)
+    return support.invoke(function, event)
 
 
 def presign(entries: Any, caller: Person | None = ADMIN) -> Reply:
-    return invoke(load_event("files_presign", body=entries, caller=caller))
+    return invoke(load_event(PRESIGN, entries, caller))
 
 
 def delete(urls: list[Any], caller: Person | None = ADMIN) -> Reply:
@@ -243,13 +191,13 @@ def delete(urls: list[Any], caller: Person | None = ADMIN) -> Reply:
 
 
 def delete_raw(body: Any, caller: Person | None = ADMIN) -> Reply:
-    return invoke(load_event("files_delete_image_url", body=body, caller=caller))
+    return invoke(load_event(DELETE, body, caller))
 
 
 def create(object_values: Any, caller: Person = ADMIN, model: str = "Item") -> Reply:
     requested = ["id", "images"] if model == "Item" else ["id", "profile_picture"]
     request = {"model_name": model, "object_values": object_values, "requested_data": requested}
-    return invoke(load_event("files_create_items", body=request, caller=caller), "create_items")
+    return invoke(load_event("/api/schemes/create_items", request, caller), "create_items")
 
 
 def update_user(user_id: int, object_values: Any, caller: Person) -> Reply:
@@ -260,12 +208,12 @@ def update_user(user_id: int, object_values: Any, caller: Person) -> Reply:
         "update_type": "first_match",
         "requested_data": ["id", "profile_picture"],
     }
-    return invoke(load_event("files_update_items", body=request, caller=caller), "update_items")
+    return invoke(load_event("/api/schemes/update_items", request, caller), "update_items")
 
 
 def get_items(model: str, requested: list[Any], filters: dict[str, Any], caller: Person = ADMIN) -> Reply:
     request = {"model_name": model, "requested_data": requested, "query_filters": filters}
-    return invoke(load_event("files_get_items", body=request, caller=caller), "get_items")
+    return invoke(load_event("/api/schemes/get_items", request, caller), "get_items")
 
 
 def entry(name: str, path: str = "PurchaseAppReact/2512-001", kind: str = "image/jpeg") -> dict[str, str]:
@@ -625,9 +573,9 @@ def test_the_local_endpoint_form_is_accepted_when_configured(
     local = f"http://127.0.0.1:5001/{BUCKET}/PurchaseAppReact/local/b%C3%A5t.jpg?X-Amz-Signature=00ff"
 
     request = {"model_name": "Item", "object_values": {"images": [local]}, "requested_data": ["id"]}
-    created = invoke(load_event("files_create_items", body=request), "create_items")
+    created = invoke(load_event("/api/schemes/create_items", request), "create_items")
     request["object_values"] = {"images": [local.replace(":5001", ":5002")]}
-    refused = invoke(load_event("files_create_items", body=request), "create_items")
+    refused = invoke(load_event("/api/schemes/create_items", request), "create_items")
 
     assert created.status == 201, created.envelope
     assert sql(db, 'SELECT images FROM "Item" WHERE id = :id', id=created.body[0]["id"]) == [
@@ -795,7 +743,7 @@ def test_delete_by_a_user_without_roles_or_unknown_is_403(s3: Any, people: Peopl
 def test_no_claims_is_401_on_both_routes(s3: Any, people: People, signed: list[str]) -> None:
     key = put(s3, "PurchaseAppReact/loose/a.jpg")
 
-    presigned = invoke(load_event("files_presign_no_claims"))
+    presigned = invoke(load_event(PRESIGN, support.body("files_presign"), caller=None))
     deleted = delete([key], caller=None)
 
     assert presigned.status == deleted.status == 401
@@ -816,7 +764,7 @@ def test_without_a_bucket_both_routes_are_503(people: People, monkeypatch: pytes
 
 
 def test_the_routes_answer_cors_for_the_browser(s3: Any, people: People) -> None:
-    response = HANDLERS["files"](load_event("files_presign", body=[entry("a.jpg")]), FakeLambdaContext())
+    response = support.raw_invoke("files", load_event(PRESIGN, [entry("a.jpg")]))
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     headers.update({k.lower(): v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
 

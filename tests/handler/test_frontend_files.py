@@ -88,8 +88,17 @@ def exists(bucket: str, key: str) -> bool:
     return True
 
 
-def call(function: str, fixture: str, body: Any, caller: Person = ADMIN) -> Reply:
-    return invoke(load_event(fixture, body=body, caller=caller), function)
+PATHS = {
+    "files_create_items": "/api/schemes/create_items",
+    "files_get_items": "/api/schemes/get_items",
+    "files_update_items": "/api/schemes/update_items",
+    "files_delete_image_url": "/api/delete-image-url",
+    "files_presign": "/api/generate-presigned-url",
+}
+
+
+def call(function: str, route: str, body: Any, caller: Person = ADMIN) -> Reply:
+    return invoke(load_event(PATHS[route], body=body, caller=caller), function)
 
 
 def presign(folder: str, caller: Person = ADMIN) -> tuple[str, str]:

@@ -1,24 +1,21 @@
 """POST /api/schemes/get_items through `lambda_handler`, in-process, on real committed data.
 
-Every test builds an API Gateway REST (v1 proxy) event from a JSON file in `events/` (the shape
-`sam local generate-event apigateway aws-proxy` produces, with the Cognito authorizer's claims),
-invokes the handler as Lambda would, and checks the response against docs/contract.md §2 (the envelope and the
-error rules) and §3 (the read grammar). Every response body is checked by `invoke`: status equals
-statusCode, exactly the four envelope keys plus allowed extras, a readable message, a list body,
-and X-Request-Id equal to the body's request_id.
+Every test builds an API Gateway REST (v1 proxy) event from the base event (`support.event`, the
+shape `sam local generate-event apigateway aws-proxy` produces, with the Cognito authorizer's
+claims) and a request body (often a file in `bodies/`), invokes the handler as Lambda would, and checks the response against docs/contract.md §2 (the envelope and the
+error rules) and §3 (the read grammar). Every response body is checked by `support.invoke`: status
+equals statusCode, exactly the four envelope keys plus allowed extras, a readable message, a list
+body, the error/success rule for `body` and `server_message`, and X-Request-Id equal to the body's
+request_id.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from sqlalchemy import Text, func, insert, select
@@ -29,41 +26,39 @@ from dataapi.db.sqlstate import translate
 from dataapi.errors import Unavailable
 from dataapi.models import Dealer, Item, Item_History, Item_Note, Item_Notes_Subject
 from dataapi.settings import get_settings
-from tests.handler.conftest import Db, FakeLambdaContext
+from tests.handler import support
+from tests.handler.conftest import Db
+from tests.handler.support import KEEP, Reply, headers_of
 
-handler = importlib.import_module("functions.get_items.app").lambda_handler
-
-EVENTS = Path(__file__).parent / "events"
-ENVELOPE_KEYS = {"status", "message", "body", "server_message"}
-EXTRA_KEYS = {"request_id", "next_cursor", "count"}
+GET_ITEMS = "/api/schemes/get_items"
 LEAKS = ("pg8000", "select", "postgresql", "traceback", "sqlalchemy")
-_KEEP: Any = object()
+BAD_JSON = '{"model_name": "Item", "requested_data": ["id", "article_number"'
+PREFLIGHT_HEADERS: dict[str, str | None] = {
+    "Accept": "*/*",
+    "Access-Control-Request-Headers": "authorization,content-type",
+    "Access-Control-Request-Method": "POST",
+    "Authorization": None,
+    "Content-Type": None,
+}
 
 
 # ---- events ----------------------------------------------------------------------------------
 
 
-def load_event(name: str, *, body: Any = _KEEP, origin: Any = _KEEP, **overrides: Any) -> dict[str, Any]:
-    """An event file, with a unique request id; `body` (a dict/list is JSON-encoded, a str is
-    taken as is) and `origin` (None removes the header) replace the file's; other keyword
-    arguments replace top-level keys."""
-    event = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
-    event["requestContext"]["requestId"] = str(uuid4())
-    if body is not _KEEP:
-        event["body"] = body if body is None or isinstance(body, str) else json.dumps(body)
-    if origin is not _KEEP:
-        for headers in (event["headers"], event["multiValueHeaders"]):
-            headers.pop("Origin", None)
-        if origin is not None:
-            event["headers"]["Origin"] = origin
-            event["multiValueHeaders"]["Origin"] = [origin]
-    event.update(overrides)
-    return event
+def load_event(name: str, *, body: Any = KEEP, **changes: Any) -> dict[str, Any]:
+    """A get_items event sending `bodies/<name>.json` (or `body`); `changes` as `support.event`
+    takes them (origin, claims, headers, top-level keys)."""
+    return support.event(GET_ITEMS, support.body(name) if body is KEEP else body, **changes)
+
+
+def preflight_event(origin: str) -> dict[str, Any]:
+    """The browser's CORS preflight for get_items: OPTIONS, no authorizer, no body."""
+    return support.event(GET_ITEMS, method="OPTIONS", claims=None, origin=origin, headers=PREFLIGHT_HEADERS)
 
 
 def request_of(name: str, **changes: Any) -> dict[str, Any]:
-    """The request body of an event file, with top-level keys replaced (None-valued kept)."""
-    request = json.loads(load_event(name)["body"])
+    """The request body `bodies/<name>.json`, with top-level keys replaced (None-valued kept)."""
+    request = support.body(name)
     request.update(changes)
     return request
 
@@ -71,49 +66,13 @@ def request_of(name: str, **changes: Any) -> dict[str, Any]:
 # ---- invoking --------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]  # lower-cased names
-    envelope: dict[str, Any]
-
-    @property
-    def body(self) -> list[Any]:
-        return self.envelope["body"]
-
-    @property
-    def ids(self) -> list[int]:
-        return [row["id"] for row in self.body]
-
-
-def headers_of(response: dict[str, Any]) -> dict[str, str]:
-    merged = {k.lower(): v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
-    merged.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
-    return merged
-
-
 def raw_invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response = handler(event, FakeLambdaContext())
-    assert isinstance(response, dict)
-    return response
+    return support.raw_invoke("get_items", event)
 
 
 def invoke(event: dict[str, Any]) -> Reply:
     """Invoke the handler and check the envelope every response of every route must have."""
-    response = raw_invoke(event)
-    headers = headers_of(response)
-    assert headers.get("content-type", "").startswith("application/json")
-    envelope = json.loads(response["body"])
-    assert isinstance(envelope, dict)
-    assert response["statusCode"] == envelope["status"]
-    assert ENVELOPE_KEYS <= set(envelope) <= ENVELOPE_KEYS | EXTRA_KEYS, sorted(envelope)
-    assert isinstance(envelope["message"], str) and envelope["message"].strip()
-    assert isinstance(envelope["body"], list)
-    assert isinstance(envelope["server_message"], str)
-    assert envelope.get("request_id"), "the request id goes into the response"
-    assert headers.get("x-request-id") == envelope["request_id"]
-    assert envelope["request_id"] == event["requestContext"]["requestId"]
-    return Reply(response["statusCode"], headers, envelope)
+    return support.invoke("get_items", event)
 
 
 def get(request: dict[str, Any], name: str = "get_items_item_list") -> Reply:
@@ -173,7 +132,7 @@ def test_item_list_event_renders_dealer_as_object_or_null(db: Db) -> None:
     assert reply.envelope["server_message"] == ""
     assert reply.envelope["next_cursor"] is None
     assert reply.ids == [c.id, b.id, a.id]
-    requested = json.loads(load_event("get_items_item_list")["body"])["requested_data"]
+    requested = support.body("get_items_item_list")["requested_data"]
     expected_keys = {k if isinstance(k, str) else next(iter(k)) for k in requested}
     assert all(set(row) == expected_keys for row in reply.body)
     rows = {row["id"]: row for row in reply.body}
@@ -972,7 +931,7 @@ def test_malformed_bodies_are_400(db: Db, body: str | None) -> None:
 
 def test_bad_json_event_is_400(db: Db) -> None:
     """GIVEN the bad JSON event WHEN it is sent THEN 400 MalformedRequest at the document root."""
-    reply = invoke(load_event("get_items_bad_json"))
+    reply = invoke(load_event("get_items_item_list", body=BAD_JSON))
 
     assert reply.status == 400
     assert reply.envelope["server_message"] == "MalformedRequest InvalidJSON at /"
@@ -995,7 +954,7 @@ def test_no_claims_is_401_in_the_envelope(db: Db) -> None:
     """GIVEN the event without an authorizer WHEN it reaches the handler THEN 401 in the envelope."""
     db.add(Item())
 
-    reply = invoke(load_event("get_items_no_claims"))
+    reply = invoke(load_event("get_items_item_list", claims=None))
 
     assert reply.status == 401
     assert reply.body == []
@@ -1012,9 +971,7 @@ def test_empty_claims_is_401(db: Db) -> None:
 
 def test_unknown_route_is_404_in_the_envelope(db: Db) -> None:
     """GIVEN a path this function does not serve WHEN it is invoked THEN 404 in the envelope."""
-    event = load_event(
-        "get_items_item_list", path="/api/schemes/get_itemz", resource="/api/schemes/get_itemz"
-    )
+    event = support.event("/api/schemes/get_itemz", support.body("get_items_item_list"))
 
     reply = invoke(event)
 
@@ -1050,7 +1007,7 @@ def test_unexpected_error_is_500_with_a_generic_message(db: Db, monkeypatch: pyt
 def test_preflight_from_an_allowed_origin_echoes_it_with_credentials(origin: str) -> None:
     """GIVEN the preflight event (no authorizer) from an allowed origin
     WHEN it is invoked THEN 204/200 with that exact origin, credentials, POST and the two headers."""
-    response = raw_invoke(load_event("get_items_preflight", origin=origin))
+    response = raw_invoke(preflight_event(origin))
     headers = headers_of(response)
 
     assert response["statusCode"] in (200, 204)
@@ -1065,7 +1022,7 @@ def test_preflight_from_an_allowed_origin_echoes_it_with_credentials(origin: str
 def test_preflight_from_another_origin_is_not_echoed(origin: str) -> None:
     """GIVEN a preflight from an origin that is not allowed WHEN it is invoked
     THEN no Access-Control-Allow-Origin names it (and never `*`)."""
-    response = raw_invoke(load_event("get_items_preflight", origin=origin))
+    response = raw_invoke(preflight_event(origin))
     headers = headers_of(response)
 
     assert headers.get("access-control-allow-origin") not in (origin, "*")

@@ -1,7 +1,7 @@
 """The session routes (docs/contract.md §7) through `functions/session/app.py`, in-process, with moto's Cognito.
 
 POST /api/login (no authorizer), POST /api (who am I) and POST /api/logout are invoked as Lambda
-would, with API Gateway REST events from `events/session_*.json` whose authorizer claims are
+would, with API Gateway REST events built by `support.event` whose authorizer claims are
 replaced by the claims of real moto ID tokens, rendered as API Gateway renders them (all strings).
 The last section sends the same routes through the local gateway (devtools/gateway.py) on the
 real template.yaml. The Cognito harness here (`Directory`, `start_directory`) is shared with
@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import copy
 import http.client
-import importlib
 import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import boto3
 import jwt
@@ -37,7 +34,9 @@ from dataapi.models import Role, User
 from dataapi.settings import get_settings
 from devtools.gateway import Gateway, make_server
 from devtools.template import TEMPLATE
-from tests.handler.conftest import CALLER_SUB, Db, FakeLambdaContext
+from tests.handler import support
+from tests.handler.conftest import CALLER_SUB, Db
+from tests.handler.support import KEEP, ORIGIN, Reply
 from tests.unit.test_tokens import JWKS_HOST, moto_signed, serve_moto_jwks
 
 REGION = "eu-north-1"
@@ -49,10 +48,6 @@ PASSWORD_POLICY = {
     "RequireNumbers": True,
     "RequireSymbols": True,
 }
-EVENTS = Path(__file__).parent / "events"
-ENVELOPE_KEYS = {"status", "message", "body", "server_message"}
-ORIGIN = "http://localhost:5173"
-_KEEP: Any = object()
 
 ANNA, ANNA_PASSWORD = "anna@example.com", "Anna-pass-2025!"
 
@@ -274,99 +269,47 @@ def world(db: Db, directory: Directory) -> World:
 # ---- events and invoking -----------------------------------------------------------------------
 
 
-def load_event(
-    name: str, *, body: Any = _KEEP, claims: Any = _KEEP, path: str | None = None, origin: str = ORIGIN
-) -> dict[str, Any]:
-    """An event file with a unique request id; `body` (dict/list JSON-encoded, str as is, None for
-    no body), `claims` (None removes the authorizer) and `path` replace the file's."""
-    event = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
-    event["requestContext"]["requestId"] = str(uuid4())
-    if body is not _KEEP:
-        event["body"] = body if body is None or isinstance(body, str) else json.dumps(body)
-    if claims is None:
-        event["requestContext"].pop("authorizer", None)
-    elif claims is not _KEEP:
-        event["requestContext"]["authorizer"] = {"claims": dict(claims)}
-    if path is not None:
-        event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = path
-        event["requestContext"]["path"] = f"/dev{path}"
-    event["headers"]["Origin"] = origin
-    event["multiValueHeaders"]["Origin"] = [origin]
-    return event
+LOGIN, ME, LOGOUT = "/api/login", "/api", "/api/logout"
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    envelope: dict[str, Any]
-
-    @property
-    def body(self) -> list[Any]:
-        return self.envelope["body"]
-
-    @property
-    def message(self) -> str:
-        return self.envelope["message"]
-
-    @property
-    def server_message(self) -> str:
-        return self.envelope["server_message"]
+def load_event(path: str, *, body: Any = None, claims: Any = KEEP, **changes: Any) -> dict[str, Any]:
+    """An event for `path` sending `body` (see `support.encode`) with the base event's Admin claims
+    or `claims` (None removes the authorizer)."""
+    return support.event(path, body, claims=claims, **changes)
 
 
-def headers_of(response: dict[str, Any]) -> dict[str, str]:
-    merged = {k.lower(): v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
-    merged.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
-    return merged
+def login_event(body: Any, **changes: Any) -> dict[str, Any]:
+    """POST /api/login as the browser sends it: no Authorization header, no authorizer."""
+    return support.event(LOGIN, body, claims=None, headers={"Authorization": None}, **changes)
 
 
 def invoke(function: str, event: dict[str, Any]) -> Reply:
     """Invoke `functions/<function>/app.py` and check the envelope every response must have."""
-    handler = importlib.import_module(f"functions.{function}.app").lambda_handler
-    response = handler(event, FakeLambdaContext())
-    headers = headers_of(response)
-    assert headers.get("content-type", "").startswith("application/json")
-    envelope = json.loads(response["body"])
-    assert response["statusCode"] == envelope["status"]
-    assert ENVELOPE_KEYS <= set(envelope) <= ENVELOPE_KEYS | {"request_id"}, sorted(envelope)
-    assert isinstance(envelope["message"], str) and envelope["message"].strip()
-    assert isinstance(envelope["body"], list)
-    assert isinstance(envelope["server_message"], str)
-    assert envelope["request_id"] == event["requestContext"]["requestId"]
-    assert headers.get("x-request-id") == envelope["request_id"]
-    if envelope["status"] >= 400:
-        assert envelope["body"] == [], envelope
-        assert envelope["server_message"], "errors carry the machine-oriented detail"
-    else:
-        assert envelope["server_message"] == ""
-    return Reply(response["statusCode"], headers, envelope)
+    return support.invoke(function, event, extras={"request_id"})
 
 
 def login(email: str, password: str, **event: Any) -> Reply:
-    return invoke(
-        "session", load_event("session_login", body={"email": email, "password": password}, **event)
-    )
+    return invoke("session", login_event({"email": email, "password": password}, **event))
 
 
-def me(claims: dict[str, str] | None, body: Any = _KEEP) -> Reply:
-    return invoke("session", load_event("session_me", body=body, claims=claims))
+def me(claims: dict[str, str] | None, body: Any = KEEP) -> Reply:
+    return invoke("session", load_event(ME, body={} if body is KEEP else body, claims=claims))
 
 
 def logout(claims: dict[str, str] | None) -> Reply:
-    return invoke("session", load_event("session_logout", claims=claims))
+    return invoke("session", load_event(LOGOUT, claims=claims))
 
 
 def admin_claims() -> dict[str, str]:
-    """The claims of the event files: the handler conftest's Admin caller."""
-    return load_event("session_me")["requestContext"]["authorizer"]["claims"]
+    """The claims of the base event: the handler conftest's Admin caller."""
+    return support.base_claims()
 
 
 def write(function: str, request: Any, claims: dict[str, str] | None = None) -> Reply:
     """POST /api/schemes/<function> as the Admin caller (or `claims`)."""
-    event = load_event(
-        "session_me", body=request, claims=claims or admin_claims(), path=f"/api/schemes/{function}"
+    return invoke(
+        function, load_event(f"/api/schemes/{function}", body=request, claims=claims or admin_claims())
     )
-    return invoke(function, event)
 
 
 # ---- 1. login ----------------------------------------------------------------------------------
@@ -484,7 +427,7 @@ def test_malformed_login_body_is_400_without_calling_cognito(world: World, body:
     WHEN it is sent THEN 400 and Cognito is never asked."""
     world.add_user(ANNA, password=ANNA_PASSWORD)
 
-    reply = invoke("session", load_event("session_login", body=body))
+    reply = invoke("session", login_event(body))
 
     assert reply.status == 400, reply.envelope
     assert world.directory.calls == []
@@ -713,8 +656,8 @@ def test_logout_signs_out_globally_and_refuses_older_tokens(world: World) -> Non
     assert refused.body == []
     get = invoke(
         "get_items",
-        load_event("session_me", body={"model_name": "Item", "requested_data": ["id"]}, claims=old,
-                   path="/api/schemes/get_items"),
+        load_event("/api/schemes/get_items", body={"model_name": "Item", "requested_data": ["id"]},
+                   claims=old),
     )  # fmt: skip
     assert get.status == 403, get.envelope
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from devtools.template import ROOT, TEMPLATE, gateway_responses, load_template, routes
+from tests.handler import support
 
 # docs/contract.md §7: every gateway response type with a fixed status (UNAUTHORIZED: RejectedTokenStatus).
 FIXED_STATUS = {
@@ -57,9 +58,7 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def check_envelope(text: str, status: int, kind: str) -> None:
     envelope = json.loads(text)
-    assert envelope["status"] == status
-    assert isinstance(envelope["message"], str) and envelope["message"].strip()
-    assert envelope["body"] == []
+    support.check_envelope(envelope, status, extras={"request_id"})
     assert envelope["server_message"] == kind
     assert envelope["request_id"] == "$context.requestId"
 
