@@ -1,7 +1,9 @@
 """One SQLAlchemy engine per process, created at first use; one transaction per request.
 
-The statement timeout is set with set_config(..., is_local => true) inside the transaction: a
-session-level SET would pin RDS Proxy connections.
+Connections are dataapi.wire's (pg8000 with one round trip per statement). The statement timeout
+is set with set_config(..., is_local => true) in the query that begins each transaction, sent with
+the transaction's first statement: no statement of its own, and a session-level SET would pin RDS
+Proxy connections.
 """
 
 import json
@@ -11,11 +13,12 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from dataapi import rdsauth, wire
 from dataapi.dberrors import RETRYABLE, sqlstate
 from dataapi.settings import Settings, get_settings
 from dataapi.telemetry import count
@@ -24,7 +27,6 @@ EXTERNAL_CALL = "external_call_made"
 """Set in `session.info` once a call outside the database (Cognito) was made: no retry after it."""
 
 _engine: Engine | None = None
-_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
 
 
 def get_engine() -> Engine:
@@ -42,7 +44,7 @@ def _create(settings: Settings) -> Engine:
     pool = {
         "pool_size": 1,
         "max_overflow": 1,
-        "pool_pre_ping": True,
+        "pool_pre_ping": False,  # dataapi.wire pings a connection only after it sat idle
         "pool_recycle": 600,
     }  # one request at a time
     if not settings.db_host and not settings.db_secret_arn:
@@ -52,8 +54,15 @@ def _create(settings: Settings) -> Engine:
                          port=settings.db_port, database=settings.db_name)  # fmt: skip
         engine = create_engine(url, connect_args={"ssl_context": ssl.create_default_context()}, **pool)
         event.listen(engine, "do_connect", _credentials(settings))
+    wire.install(engine, _begin_sql)  # after _credentials: the first do_connect that connects wins
     event.listen(engine, "before_cursor_execute", _count_statement)
     return engine
+
+
+def _begin_sql() -> str:
+    """What begins each transaction: BEGIN and the statement timeout, read at every checkout."""
+    ms = int(get_settings().statement_timeout_ms)
+    return f"{wire.BEGIN}; SELECT set_config('statement_timeout', '{ms}', true)"
 
 
 def _credentials(settings: Settings) -> Any:
@@ -69,15 +78,20 @@ def _credentials(settings: Settings) -> Any:
                 port=int(secret.get("port", settings.db_port)),
                 database=settings.db_name or secret.get("dbname", "postgres"),
             )
-        else:  # IAM: a token per new connection (tokens live 15 minutes), made locally by boto3
-            cparams["password"] = _rds(settings.aws_region).generate_db_auth_token(
-                DBHostname=settings.db_host,
-                Port=settings.db_port,
-                DBUsername=settings.db_user,
-                Region=settings.aws_region,
-            )
+        else:  # IAM: a token per new connection (tokens live 15 minutes), signed locally
+            cparams["password"] = _iam_token(settings)
 
     return fill
+
+
+def _iam_token(settings: Settings) -> str:
+    """Signed from the function's credentials without boto3 (dataapi.rdsauth); boto3 when the
+    environment holds no credentials (a profile, outside Lambda)."""
+    host, port, user, region = settings.db_host or "", settings.db_port, settings.db_user, settings.aws_region
+    made = rdsauth.token(host, port, user, region)
+    if made is not None:
+        return made
+    return _rds(region).generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user, Region=region)
 
 
 @lru_cache(maxsize=1)
@@ -118,7 +132,6 @@ def transaction() -> Iterator[Session]:
     _statements = 0
     try:
         with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-            session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
             yield session
     finally:
         count("Statements", _statements)
