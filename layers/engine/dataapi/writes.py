@@ -65,10 +65,14 @@ def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
                 if fields is not None:
                     auth.read(fields, base + "/requested_data")
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
-        bodies = []
-        for _req, _base, model, rows, fields in planned:
-            ids = writer.create(model, rows)
-            bodies.append(_rows(session, model, fields, ids) if fields else ["{}"] * len(ids))
+        # Members without requested_data may be written together (their bodies need no reading).
+        created = writer.create_members(
+            [(model, rows, fields is None) for _r, _b, model, rows, fields in planned]
+        )
+        bodies = [
+            _rows(session, model, fields, ids) if fields else ["{}"] * len(ids)
+            for (_req, _base, model, _rows_, fields), ids in zip(planned, created, strict=True)
+        ]
         return _result(bodies, batch, [r.reference or r.model_name for r, *_ in planned], "created", writer)
 
     return work
