@@ -13,15 +13,19 @@ pg8000's DB-API connection with three methods overridden, nothing else:
   front of that statement, in the same flush. It is `begin_sql`, which may carry more statements for
   the start of every transaction (dataapi.db folds the statement timeout into it).
 - `commit` and `rollback` are simple queries: one exchange each.
+- Its cursors convert a statement's positional placeholders (`%s` to `$1`, a scan of every
+  character) once per statement text, not at every execution.
 
 `install` makes an engine open these connections (SQLAlchemy's `do_connect` event), pings a pooled
-connection only when it sat idle for a while, and sets `begin_sql` at each checkout.
+connection only when it sat idle for a while, sets `begin_sql` at each checkout, and has
+SQLAlchemy send executemany INSERTs as multi-row INSERTs.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from pg8000 import dbapi
@@ -38,6 +42,7 @@ from pg8000.core import (
     _flush,
     _write,
 )
+from pg8000.exceptions import InterfaceError
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
 
@@ -56,9 +61,37 @@ def _i32(n: int) -> bytes:
     return n.to_bytes(4, "big", signed=True)
 
 
+@lru_cache(maxsize=512)
+def _positional(style: str, statement: str) -> str:
+    return dbapi.convert_paramstyle(style, statement, ())[0]
+
+
+class Cursor(dbapi.Cursor):
+    def execute(self, operation: str, args: Any = (), stream: Any = None) -> None:
+        """pg8000's Cursor.execute, with the placeholder conversion cached per statement text."""
+        style = dbapi.paramstyle
+        if style not in ("format", "qmark", "numeric") or (len(args) == 0 and stream is None):
+            super().execute(operation, args, stream)
+            return
+        conn = self._c
+        if conn is None or conn._sock is None:
+            raise InterfaceError("Cursor closed" if conn is None else "connection is closed")
+        if not conn._in_transaction and not conn.autocommit:
+            conn.execute_simple(BEGIN)
+        self._context = conn.execute_unnamed(
+            _positional(style, operation), vals=args, oids=self._input_oids, stream=stream
+        )
+        self._row_iter = None if self._context.rows is None else iter(self._context.rows)
+        self._input_oids = ()
+        self.input_types = []
+
+
 class Connection(dbapi.Connection):
     begin_sql = BEGIN
     _begin_held = False
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
 
     # ---- BEGIN, held back until the first statement ---------------------------------------
 
@@ -137,6 +170,10 @@ def install(engine: Engine, begin_sql: Callable[[], str]) -> None:
     Register it after any other `do_connect` listener that fills in connect parameters (the first
     listener that returns a connection wins). The engine's own pre-ping must be off.
     """
+
+    # pg8000's executemany is one statement per parameter set; SQLAlchemy's "insertmanyvalues"
+    # turns an executemany INSERT (association rows, say) into multi-row INSERTs instead.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Connection:
