@@ -72,17 +72,17 @@ def read(per_page: int) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("per_page", [1, 10])
-def test_a_warm_get_items_is_three_round_trips(trips: Trips, per_page: int) -> None:
+def test_a_warm_get_items_is_two_round_trips(trips: Trips, per_page: int) -> None:
     """GIVEN a warm container (its connection open)
     WHEN get_items reads a page with a to-one relationship
-    THEN it takes 3 round trips: BEGIN (with the statement timeout) and the caller, the data, COMMIT."""
+    THEN it takes 2 round trips: BEGIN (with the statement timeout) and the caller; the data and COMMIT."""
     read(per_page)
     before = trips.count
 
     rows = read(per_page)
 
     assert len(rows) == per_page and rows[0]["dealer"] == {"dealer_name": "Dealer A"}
-    assert trips.count - before == 3
+    assert trips.count - before == 2
 
 
 def test_a_new_connection_is_not_pinged_and_an_idle_one_is(
@@ -185,3 +185,33 @@ def test_a_value_the_driver_refuses_sends_nothing(trips: Trips) -> None:
             session.execute(text("SELECT :v"), {"v": refused})
     with dbmod.transaction() as session:
         assert session.execute(text("SELECT 'still here'")).scalar_one() == "still here"
+
+
+def test_a_commit_sent_with_the_last_statement_commits(trips: Trips) -> None:
+    """GIVEN a transaction whose last statement carries the COMMIT
+    WHEN it succeeds
+    THEN its work is committed in that one trip, and the session's commit sends nothing."""
+    start = trips.count
+    with dbmod.transaction() as session:
+        session.execute(text("SELECT 1"))
+        dbmod.commit_with_next(session)
+        session.execute(text('UPDATE "Dealer" SET dealer_name = :n'), {"n": "Dealer B"})
+    assert trips.count - start == 2
+    other = create_engine(get_settings().database_url)
+    with other.connect() as conn:
+        assert conn.execute(text('SELECT DISTINCT dealer_name FROM "Dealer"')).scalar_one() == "Dealer B"
+    other.dispose()
+
+
+def test_a_failing_last_statement_reports_its_own_error_and_writes_nothing(trips: Trips) -> None:
+    """GIVEN a transaction that wrote, and whose last statement (carrying the COMMIT) fails
+    WHEN it runs
+    THEN the statement's error is raised (not the COMMIT's), nothing is committed, and the
+    connection serves the next transaction."""
+    with pytest.raises(DBAPIError) as failed, dbmod.transaction() as session:
+        session.execute(text('UPDATE "Dealer" SET dealer_name = :n'), {"n": "Dealer C"})
+        dbmod.commit_with_next(session)
+        session.execute(text("SELECT 1 / CAST(:z AS int)"), {"z": 0})
+    assert "22012" in str(failed.value.orig)
+    with dbmod.transaction() as session:
+        assert session.execute(text('SELECT DISTINCT dealer_name FROM "Dealer"')).scalar_one() == "Dealer A"

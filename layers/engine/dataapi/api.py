@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dataapi import reads, writes
 from dataapi.authorize import for_caller
-from dataapi.db import transaction
+from dataapi.db import commit_with_next, transaction
 from dataapi.policy import default_policy
 from dataapi.query.validate import resolve_path
 from dataapi.reads import Result
@@ -36,7 +36,10 @@ def get_items(raw: Any, claims: Claims) -> Result:
             at = f"/order_by/{i}"
             auth.path(valid.model, resolve_path(valid.model, spec.removeprefix("-"), at), at)
         filters = auth.restrict(valid.model, "get", valid.filters)
-        return reads.run(session, reads.compile_read(valid, filters), settings)
+        prepared = reads.compile_read(valid, filters)
+        if prepared.plan.count is None:  # the page is the last statement
+            commit_with_next(session)
+        return reads.run(session, prepared, settings)
 
 
 Plan = Callable[[Any, Registry, Settings], writes.Work]

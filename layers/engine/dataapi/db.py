@@ -137,6 +137,14 @@ def transaction() -> Iterator[Session]:
         count("Statements", _statements)
 
 
+def commit_with_next(session: Session) -> None:
+    """The session's next statement is its transaction's last: COMMIT travels with it (no trip
+    of its own; the session's own commit then has nothing left to do). For reads."""
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if isinstance(dbapi_connection, wire.Connection):
+        dbapi_connection.commit_with_next()
+
+
 def run_in_transaction[T](work: Callable[[Session], T]) -> T:
     """Run `work` in one transaction; a serialization failure or deadlock is retried once."""
     for attempt in (1, 2):

@@ -12,7 +12,8 @@ pg8000's DB-API connection with three methods overridden, nothing else:
 - The BEGIN pg8000 sends before the first statement of a transaction is held back and written in
   front of that statement, in the same flush. It is `begin_sql`, which may carry more statements for
   the start of every transaction (dataapi.db folds the statement timeout into it).
-- `commit` and `rollback` are simple queries: one exchange each.
+- `commit` and `rollback` are simple queries: one exchange each. After `commit_with_next()` the
+  COMMIT goes out in the same flush as the next statement instead (a read's last statement).
 - Its cursors convert a statement's positional placeholders (`%s` to `$1`, a scan of every
   character) once per statement text, not at every execution.
 
@@ -89,6 +90,11 @@ class Cursor(dbapi.Cursor):
 class Connection(dbapi.Connection):
     begin_sql = BEGIN
     _begin_held = False
+    _commit_next = False
+
+    def commit_with_next(self) -> None:
+        """Send COMMIT right behind the next statement: it ends the transaction."""
+        self._commit_next = True
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -102,17 +108,29 @@ class Connection(dbapi.Connection):
         self.send_QUERY(self.begin_sql)
         return Context(self.begin_sql)
 
-    def _answers(self, begin: Context | None, context: Context) -> Context:
-        """Read the answers to the held BEGIN (if sent) and to the statement, in order."""
-        if begin is not None:
+    def _send_commit_if_asked(self) -> Context | None:
+        if not self._commit_next:
+            return None
+        self._commit_next = False
+        self.send_QUERY("commit")
+        return Context("commit")
+
+    def _answers(self, begin: Context | None, context: Context, commit: Context | None = None) -> Context:
+        """Read the answers to what one flush sent, in order, and raise the first error: of the
+        held BEGIN, of the statement, of a COMMIT sent behind it (after a failed statement the
+        server answers that COMMIT with ROLLBACK, an error pg8000 reports that is not the cause)."""
+        first: Exception | None = None
+        for ctx in (begin, context, commit):
+            if ctx is None:
+                continue
             try:
-                self.handle_messages(begin)
-            except Exception:
-                if begin.error is None:  # the connection itself failed: nothing more to read
+                self.handle_messages(ctx)
+            except Exception as exc:
+                if ctx.error is None:  # the connection itself failed: nothing more to read
                     raise
-                self.handle_messages(context)  # keep the protocol in step, then report the first error
-                raise
-        self.handle_messages(context)
+                first = first or exc
+        if first is not None:
+            raise first
         return context
 
     # ---- statements -----------------------------------------------------------------------
@@ -124,8 +142,9 @@ class Connection(dbapi.Connection):
         begin = self._send_held_begin()
         context = Context(statement)
         self.send_QUERY(statement)
+        commit = self._send_commit_if_asked()
         _flush(self._sock)
-        return self._answers(begin, context)
+        return self._answers(begin, context, commit)
 
     def execute_unnamed(self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None) -> Context:
         # Every message is built before the first is written: a value the driver refuses (or
@@ -150,16 +169,17 @@ class Connection(dbapi.Connection):
         self._send_message(BIND, bind)
         _write(self._sock, EXECUTE_MSG)
         _write(self._sock, SYNC_MSG)
+        commit = self._send_commit_if_asked()
         _flush(self._sock)
-        return self._answers(begin, context)
+        return self._answers(begin, context, commit)
 
     def commit(self) -> None:
-        self._begin_held = False
+        self._begin_held = self._commit_next = False
         if self._in_transaction:  # else no statement was sent: nothing to commit
             self.execute_simple("commit")
 
     def rollback(self) -> None:
-        self._begin_held = False
+        self._begin_held = self._commit_next = False
         if self._in_transaction:
             self.execute_simple("rollback")
 
