@@ -137,8 +137,8 @@ def test_a_later_member_links_what_an_earlier_member_created(
 def test_an_update_with_a_link_and_a_child_is_one_update_and_one_insert(db_session: Session) -> None:
     """GIVEN an item with 20 history rows
     WHEN one update sets two columns, links a dealer and creates a history row
-    THEN the item is loaded, the dealer looked up, the item updated once (columns and dealer
-    together) and the history row inserted with its item: no history loaded, nothing updated twice."""
+    THEN the dealer is looked up, the item updated once (columns and dealer together) and the
+    history row inserted with its item: no row loaded, nothing updated twice."""
     dealer = Dealer(dealer_name="sb-dealer")
     item = Item(article_number="sb-upd", item_history=[Item_History(column_name="state") for _ in range(20)])
     db_session.add_all([dealer, item])
@@ -165,10 +165,79 @@ def test_an_update_with_a_link_and_a_child_is_one_update_and_one_insert(db_sessi
     with statements(db_session) as seen:
         update(db_session, raw, "tester", default_registry(), Settings())
     kinds = [s.split()[0] + " " + s.split('"')[1] for s in seen]
-    assert kinds == ["SELECT Item", "SELECT Dealer", "UPDATE Item", "INSERT Item_History"], seen
-    assert "dealer_id" in seen[2] and "location" in seen[2]
+    assert kinds == ["SELECT Dealer", "UPDATE Item", "INSERT Item_History"], seen
+    assert "dealer_id" in seen[1] and "location" in seen[1]
     db_session.expire_all()
     got = db_session.get(Item, item.id)
     assert (got.state, got.location, got.dealer.dealer_name) == ("Sold", "Shelf 9", "sb-dealer")
     assert len(got.item_history) == 21
     assert sum(h.user_name == "tester" for h in got.item_history) == 1
+
+
+def link_and_log(filters: dict[str, Any], dealer_filters: dict[str, Any], update_type: str) -> dict[str, Any]:
+    return {
+        "model_name": "Item",
+        "query_filters": filters,
+        "update_type": update_type,
+        "object_values": {
+            "item_history": {
+                "action": "create",
+                "sub_model_name": "Item_History",
+                "values": [{"column_name": "x"}, {"column_name": "y"}],
+            },
+            "dealer": {
+                "action": "link",
+                "values": {"Dealer": {"query_filters": dealer_filters, "link_type": "first_link"}},
+            },
+        },
+    }
+
+
+def test_an_all_matches_update_links_and_logs_every_matched_row(db_session: Session) -> None:
+    dealers = [Dealer(dealer_name="sb-d1"), Dealer(dealer_name="sb-d1")]
+    items = [Item(article_number=f"sb-all-{i}") for i in range(3)]
+    db_session.add_all(dealers + items)
+    db_session.flush()
+    raw = link_and_log(
+        {"article_number": {"operation": "like", "value": "sb-all-%"}},
+        {"dealer_name": "sb-d1"},
+        "all_matches",
+    )
+    body = update(
+        db_session, {**raw, "requested_data": ["id"]}, "tester", default_registry(), Settings()
+    ).body
+    assert sorted(r["id"] for r in json.loads(body)) == sorted(i.id for i in items)
+    db_session.expire_all()
+    newest = max(d.id for d in dealers)  # first_link takes the first match: the highest id
+    for item in items:
+        got = db_session.get(Item, item.id)
+        assert got.dealer_id == newest
+        assert sorted(h.column_name for h in got.item_history) == ["x", "y"]
+
+
+def test_which_404_an_update_with_a_missing_link_answers(db_session: Session) -> None:
+    """GIVEN an update whose link matches nothing
+    WHEN its filters match nothing either, or match a row
+    THEN the update's own 404 comes first, else the link's, naming the link; nothing written."""
+    item = Item(article_number="sb-404")
+    db_session.add(item)
+    db_session.flush()
+    with pytest.raises(NotFound) as nothing:
+        update(
+            db_session,
+            link_and_log({"id": -1}, {"id": -1}, "first_match"),
+            "tester",
+            default_registry(),
+            Settings(),
+        )
+    assert nothing.value.at == "/query_filters"
+    with pytest.raises(NotFound) as no_dealer:
+        update(
+            db_session,
+            link_and_log({"id": item.id}, {"id": -1}, "first_match"),
+            "tester",
+            default_registry(),
+            Settings(),
+        )
+    assert no_dealer.value.at == "/object_values/dealer"
+    assert db_session.scalars(select(Item_History).where(Item_History.item_id == item.id)).all() == []

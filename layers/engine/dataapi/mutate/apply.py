@@ -4,10 +4,11 @@ relationship actions use the ORM unit of work on the rows they concern.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, FromClause, delete, insert, literal, select, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, ONETOMANY, Session
 
 from dataapi.errors import LimitExceeded, NotFound
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
@@ -173,12 +174,82 @@ class Writer:
                 ids = list(self.session.scalars(ids_query))
             self._found(model, ids, at)
             return ids
+        if model.name not in self.hooks and all(self._set_based(a) for a in values.actions):
+            return self._update_set_based(model, values, ids_query, at)
         objects = self.load(model, ids_query)
         self._found(model, [getattr(o, model.pk.key) for o in objects], at)
         for obj in objects:
             self.apply(obj, values)
         self.session.flush()
         return [getattr(o, model.pk.key) for o in objects]
+
+    # ---- updates whose actions need no loaded rows -------------------------------------------
+
+    def _set_based(self, action: Any) -> bool:
+        """A plain link of a many-to-one, or rows without actions created under a one-to-many
+        (appended through their key to the parent's primary key): no row needs loading."""
+        rel = action.rel
+        if isinstance(action, Link):
+            return (
+                action.also_do is None and action.create_if_none is None and rel.prop.direction is MANYTOONE
+            )
+        if isinstance(action, Create):
+            parent_pk = rel.parent.table.c[rel.parent.pk.key]
+            return (
+                rel.prop.direction is ONETOMANY
+                and action.append
+                and rel.target.name not in self.hooks
+                and all(local is parent_pk for local, _ in rel.pairs)
+                and all(not r.actions for r in action.rows)
+            )
+        return False
+
+    def _update_set_based(self, model: ModelInfo, values: RowValues, ids_query: Any, at: str) -> list[Any]:
+        """One UPDATE (columns and many-to-one keys) and one INSERT per child table.
+
+        Same checks, errors and order as row by row: the update's own 404 before a link's,
+        the budget spent per row in action order, the relationship guard per row."""
+        links = [a for a in values.actions if isinstance(a, Link)]
+        found = self._lookup_grouped(links)
+        keys: dict[str, Any] = {}
+        for action in links:
+            rows = found[id(action)]
+            if not rows:
+                self._found(model, list(self.session.scalars(ids_query)), at)
+                raise self._no_match(action)
+            target = action.rel.target
+            for local, remote in action.rel.pairs:
+                keys[local.key] = getattr(rows[0], target.mapper.get_property_by_column(remote).key)
+        pk = model.table.c[model.pk.key]
+        if values.columns or keys:
+            stmt = (
+                update(model.table).where(pk.in_(ids_query)).values({**values.columns, **keys}).returning(pk)
+            )
+            ids = sorted(self.session.scalars(stmt), reverse=True)  # the default order, id DESC
+        else:
+            ids = list(self.session.scalars(ids_query))
+        self._found(model, ids, at)
+        children: dict[str, tuple[ModelInfo, list[dict[str, Any]]]] = {}
+        for i, row_id in enumerate(ids):
+            parent = SimpleNamespace(**{model.pk.key: row_id})
+            for action in values.actions:
+                if isinstance(action, Link):
+                    related = found[id(action)][:1]
+                    if i == 0:
+                        self.budget.spend(len(related), action.at)
+                else:
+                    self.budget.spend(len(action.rows), action.at)
+                    target = action.rel.target
+                    related = [SimpleNamespace(**{target.pk.key: None}) for _ in action.rows]
+                    fk = {remote.key: row_id for _, remote in action.rel.pairs}
+                    batch = children.setdefault(target.name, (target, []))[1]
+                    batch.extend({**self._stamped(r), **fk} for r in action.rows)
+                if self.guard is not None:
+                    self.guard.relationship(action.rel, parent, related, action.at)
+        for target, rows in children.values():
+            self.session.execute(insert(target.cls), rows)
+        self.session.expire_all()
+        return ids
 
     def load(self, model: ModelInfo, ids_query: Any) -> list[Any]:
         mapped_pk = getattr(model.cls, model.pk.key)
@@ -259,11 +330,16 @@ class Writer:
             if len(rows) > 1 and not self._only_plain_links(row):
                 return
             ahead.extend(a for a in plain if id(a) not in self._linked and id(a) not in self._prefetched)
+        self._prefetched.update(self._lookup_grouped(ahead))
+
+    def _lookup_grouped(self, actions: list[Link]) -> dict[int, list[Any]]:
         by_target: dict[str, list[Link]] = {}
-        for action in ahead:
+        for action in actions:
             by_target.setdefault(action.rel.target.name, []).append(action)
-        for actions in by_target.values():
-            self._prefetched.update(self._lookup(actions))
+        found: dict[int, list[Any]] = {}
+        for group in by_target.values():
+            found.update(self._lookup(group))
+        return found
 
     def _only_plain_links(self, row: RowValues) -> bool:
         """Every action a plain link to another model: nothing the row does changes what they find."""
@@ -314,11 +390,7 @@ class Writer:
                 rows = self._lookup([action])[id(action)]
             if not rows:
                 if action.create_if_none is None:
-                    raise NotFound(
-                        f"No {target.name} matched the link on '{action.rel.key}'.",
-                        at=action.at,
-                        detail=f"field={action.rel.key}",
-                    )
+                    raise self._no_match(action)
                 rows = [self.new(action.create_if_none)]
             elif action.also_do is not None:
                 for linked in rows:
@@ -336,6 +408,14 @@ class Writer:
                     collection.append(linked)
         else:
             setattr(obj, key, rows[0])
+
+    @staticmethod
+    def _no_match(action: Link) -> NotFound:
+        return NotFound(
+            f"No {action.rel.target.name} matched the link on '{action.rel.key}'.",
+            at=action.at,
+            detail=f"field={action.rel.key}",
+        )
 
     def _unlink(self, obj: Any, action: Unlink) -> None:
         key = action.rel.key
