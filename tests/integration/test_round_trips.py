@@ -215,3 +215,17 @@ def test_a_failing_last_statement_reports_its_own_error_and_writes_nothing(trips
     assert "22012" in str(failed.value.orig)
     with dbmod.transaction() as session:
         assert session.execute(text('SELECT DISTINCT dealer_name FROM "Dealer"')).scalar_one() == "Dealer A"
+
+
+def test_other_users_of_the_engine_begin_without_the_timeout(
+    trips: Trips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a request transaction ran on the pooled connection
+    WHEN the engine is used directly (as migrations use it)
+    THEN its transaction has no statement timeout: a long migration is not cancelled."""
+    monkeypatch.setenv("STATEMENT_TIMEOUT_MS", "1234")
+    get_settings.cache_clear()
+    with dbmod.transaction() as session:
+        assert session.execute(text("SHOW statement_timeout")).scalar_one() == "1234ms"
+    with dbmod.get_engine().begin() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "0"

@@ -1,9 +1,9 @@
 """One SQLAlchemy engine per process, created at first use; one transaction per request.
 
-Connections are dataapi.wire's (pg8000 with one round trip per statement). The statement timeout
-is set with set_config(..., is_local => true) in the query that begins each transaction, sent with
-the transaction's first statement: no statement of its own, and a session-level SET would pin RDS
-Proxy connections.
+Connections are dataapi.wire's (pg8000 with one round trip per statement). A request's statement
+timeout is set with set_config(..., is_local => true) in the query that begins its transaction,
+sent with the transaction's first statement: no statement of its own, and a session-level SET
+would pin RDS Proxy connections.
 """
 
 import json
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -54,15 +54,21 @@ def _create(settings: Settings) -> Engine:
                          port=settings.db_port, database=settings.db_name)  # fmt: skip
         engine = create_engine(url, connect_args={"ssl_context": ssl.create_default_context()}, **pool)
         event.listen(engine, "do_connect", _credentials(settings))
-    wire.install(engine, _begin_sql)  # after _credentials: the first do_connect that connects wins
+    wire.install(engine)  # after _credentials: the first do_connect that connects wins
     event.listen(engine, "before_cursor_execute", _count_statement)
     return engine
 
 
-def _begin_sql() -> str:
-    """What begins each transaction: BEGIN and the statement timeout, read at every checkout."""
+def _begin_with_timeout(session: Session) -> None:
+    """The request's transaction begins with its statement timeout (read from the settings each
+    time), in the query that sends BEGIN with the first statement: no statement of its own.
+    Other users of the engine (migrations) begin without one."""
+    dbapi_connection = session.connection().connection.dbapi_connection
     ms = int(get_settings().statement_timeout_ms)
-    return f"{wire.BEGIN}; SELECT set_config('statement_timeout', '{ms}', true)"
+    if isinstance(dbapi_connection, wire.Connection):
+        dbapi_connection.begin_sql = f"{wire.BEGIN}; SELECT set_config('statement_timeout', '{ms}', true)"
+    else:
+        session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})
 
 
 def _credentials(settings: Settings) -> Any:
@@ -132,6 +138,7 @@ def transaction() -> Iterator[Session]:
     _statements = 0
     try:
         with Session(get_engine(), expire_on_commit=False) as session, session.begin():
+            _begin_with_timeout(session)
             yield session
     finally:
         count("Statements", _statements)

@@ -18,14 +18,13 @@ pg8000's DB-API connection with three methods overridden, nothing else:
   character) once per statement text, not at every execution.
 
 `install` makes an engine open these connections (SQLAlchemy's `do_connect` event), pings a pooled
-connection only when it sat idle for a while, sets `begin_sql` at each checkout, and has
-SQLAlchemy send executemany INSERTs as multi-row INSERTs.
+connection only when it sat idle for a while, resets `begin_sql` to a plain BEGIN at each
+checkout, and has SQLAlchemy send executemany INSERTs as multi-row INSERTs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -184,8 +183,8 @@ class Connection(dbapi.Connection):
             self.execute_simple("rollback")
 
 
-def install(engine: Engine, begin_sql: Callable[[], str]) -> None:
-    """Open `Connection`s, ping after idle only, and set `begin_sql()` at every checkout.
+def install(engine: Engine) -> None:
+    """Open `Connection`s, ping after idle only, and reset `begin_sql` at every checkout.
 
     Register it after any other `do_connect` listener that fills in connect parameters (the first
     listener that returns a connection wins). The engine's own pre-ping must be off.
@@ -207,7 +206,7 @@ def install(engine: Engine, begin_sql: Callable[[], str]) -> None:
                 dbapi_connection.execute_simple(";")  # outside any transaction: no BEGIN
             except Exception as exc:
                 raise DisconnectionError("a pooled connection did not answer") from exc
-        dbapi_connection.begin_sql = begin_sql()
+        dbapi_connection.begin_sql = BEGIN
 
     @event.listens_for(engine, "checkin")
     def _checkin(dbapi_connection: Any, record: Any) -> None:
