@@ -67,6 +67,9 @@ def _positional(style: str, statement: str) -> str:
 
 
 class Cursor(dbapi.Cursor):
+    _input_oids: Any
+    input_types: list[Any]
+
     def execute(self, operation: str, args: Any = (), stream: Any = None) -> None:
         """pg8000's Cursor.execute, with the placeholder conversion cached per statement text."""
         style = dbapi.paramstyle

@@ -232,20 +232,20 @@ class Writer:
         children: dict[str, tuple[ModelInfo, list[dict[str, Any]]]] = {}
         for i, row_id in enumerate(ids):
             parent = SimpleNamespace(**{model.pk.key: row_id})
-            for action in values.actions:
-                if isinstance(action, Link):
-                    related = found[id(action)][:1]
+            for step in values.actions:
+                if isinstance(step, Link):
+                    related = found[id(step)][:1]
                     if i == 0:
-                        self.budget.spend(len(related), action.at)
-                else:
-                    self.budget.spend(len(action.rows), action.at)
-                    target = action.rel.target
-                    related = [SimpleNamespace(**{target.pk.key: None}) for _ in action.rows]
-                    fk = {remote.key: row_id for _, remote in action.rel.pairs}
+                        self.budget.spend(len(related), step.at)
+                elif isinstance(step, Create):
+                    self.budget.spend(len(step.rows), step.at)
+                    target = step.rel.target
+                    related = [SimpleNamespace(**{target.pk.key: None}) for _ in step.rows]
+                    fk = {remote.key: row_id for _, remote in step.rel.pairs}
                     batch = children.setdefault(target.name, (target, []))[1]
-                    batch.extend({**self._stamped(r), **fk} for r in action.rows)
+                    batch.extend({**self._stamped(r), **fk} for r in step.rows)
                 if self.guard is not None:
-                    self.guard.relationship(action.rel, parent, related, action.at)
+                    self.guard.relationship(step.rel, parent, related, step.at)
         for target, rows in children.values():
             self.session.execute(insert(target.cls), rows)
         self.session.expire_all()
