@@ -2,18 +2,21 @@
 
 import argparse
 
-from bench import built, imports, reads, writes
+from bench import built, imports, reads, trips, writes
 from bench.harness import database
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=25, help="timed runs per figure")
+    parser.add_argument("--no-build", action="store_true", help="leave out the figures of a SAM build")
     args = parser.parse_args()
     rows = imports.run(max(5, args.runs // 3))
-    rows += built.run(max(5, args.runs // 3))
-    with database():
+    if not args.no_build:
+        rows += built.run(max(5, args.runs // 3))
+    with database() as url:
         rows += reads.run(args.runs)
+        rows += trips.run(args.runs, url)
         rows += writes.run(args.runs)
     width = max(len(r[0]) for r in rows)
     for name, cost, speed in rows:

@@ -33,6 +33,7 @@ def database() -> Iterator[str]:
         get_settings.cache_clear()
         db.dispose_engine()
         _caller(url)
+        count_round_trips(db.get_engine())
         yield url
         db.dispose_engine()
     finally:
@@ -153,3 +154,47 @@ def paired_medians(a: Callable[[], object], b: Callable[[], object], runs: int) 
         b()
         sb.append(time.perf_counter() - start)
     return statistics.median(sa) * 1000, statistics.median(sb) * 1000
+
+
+class RoundTrips:
+    """Round trips to PostgreSQL, counted at the socket: pg8000 buffers its protocol messages in a
+    stream over the socket and flushes it when it needs an answer, so each flush is one trip."""
+
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    def wrap(self, dbapi_connection: Any) -> None:
+        if not isinstance(dbapi_connection._sock, _CountingStream):
+            dbapi_connection._sock = _CountingStream(dbapi_connection._sock, self)
+
+    @contextmanager
+    def measure(self) -> Iterator[list[int]]:
+        """Yields a one-element list that holds the trips made inside the block when it ends."""
+        start = self.flushes
+        got = [0]
+        try:
+            yield got
+        finally:
+            got[0] = self.flushes - start
+
+
+class _CountingStream:
+    def __init__(self, stream: Any, trips: RoundTrips) -> None:
+        self._stream = stream
+        self._trips = trips
+
+    def flush(self) -> None:
+        self._trips.flushes += 1
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+TRIPS = RoundTrips()
+
+
+def count_round_trips(engine: Engine) -> None:
+    """Count the trips of every connection the engine opens from now on (its pool is emptied)."""
+    engine.dispose()
+    event.listen(engine, "connect", lambda dbapi_connection, _record: TRIPS.wrap(dbapi_connection))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
+from dataapi.db.engine import commit_with_next
 from dataapi.errors import LimitExceeded
 from dataapi.query import cursor
 from dataapi.query.execute import fetch
@@ -40,7 +41,7 @@ from dataapi.telemetry import count
 if TYPE_CHECKING:
     from dataapi.identity.authorize import Authorizer
 
-ReadWork = Callable[[Session, "Authorizer | None"], Result]
+ReadWork = Callable[[Session, "Authorizer | None", bool], Result]
 """A validated read, run in a transaction, checked by the caller's Authorizer (or none)."""
 
 
@@ -77,13 +78,17 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
 def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None = None) -> ReadWork:
     valid = validate(raw, registry, settings, now or datetime.now(UTC))
 
-    def work(session: Session, auth: Authorizer | None) -> Result:
+    def work(session: Session, auth: Authorizer | None, last: bool = False) -> Result:
+        """`last`: nothing follows in the transaction, so COMMIT may travel with the page."""
         filters = (
             valid.filters
             if auth is None
             else auth.authorize_read(valid.model, valid.fields, valid.filters, valid.order)
         )
-        return run(session, compile_read(valid, filters), settings)
+        prepared = compile_read(valid, filters)
+        if last and prepared.plan.count is None:  # with a count, the page is not the last statement
+            commit_with_next(session)
+        return run(session, prepared, settings)
 
     return work
 
@@ -92,7 +97,7 @@ def read_without_policy(
     session: Session, raw: Any, registry: Registry, settings: Settings, now: datetime | None = None
 ) -> Result:
     """Engine tests and trusted callers."""
-    return plan(raw, registry, settings, now)(session, None)
+    return plan(raw, registry, settings, now)(session, None, False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,12 +103,12 @@ def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
                 if m.fields is not None:
                     auth.read(m.fields, m.base + "/requested_data")
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
-        bodies = []
-        for m in members:
-            ids = writer.create(m.model, m.rows)
-            bodies.append(
-                read_back(session, m.model, m.fields, ids, settings) if m.fields else ["{}"] * len(ids)
-            )
+        # Members without requested_data may be written together (their bodies need no reading).
+        created = writer.create_members([(m.model, m.rows, m.fields is None) for m in members])
+        bodies = [
+            read_back(session, m.model, m.fields, ids, settings) if m.fields else ["{}"] * len(ids)
+            for m, ids in zip(members, created, strict=True)
+        ]
         return _result(bodies, batch, [m.reference for m in members], "created", writer)
 
     return work

@@ -1,7 +1,9 @@
 """One SQLAlchemy engine per process, created at first use; one transaction per request.
 
-The statement timeout is set with set_config(..., is_local => true) inside the transaction: a
-session-level SET would pin RDS Proxy connections.
+Connections are dataapi.db.wire's (pg8000 with one round trip per statement). A request's statement
+timeout is set with set_config(..., is_local => true) in the query that begins its transaction,
+sent with the transaction's first statement: no statement of its own, and a session-level SET
+would pin RDS Proxy connections.
 """
 
 import json
@@ -16,6 +18,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from dataapi.db import rdsauth, wire
 from dataapi.db.sqlstate import RETRYABLE, sqlstate
 from dataapi.settings import Settings, get_settings
 from dataapi.telemetry import count
@@ -24,7 +27,6 @@ EXTERNAL_CALL = "external_call_made"
 """Set in `session.info` once a call outside the database (Cognito) was made: no retry after it."""
 
 _engine: Engine | None = None
-_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
 
 
 def get_engine() -> Engine:
@@ -39,8 +41,9 @@ def _create(settings: Settings) -> Engine:
 
     No connect option issues a session-level SET: that would pin RDS Proxy connections.
     """
-    # A Lambda container serves one request at a time: one connection, one spare.
-    pool = {"pool_size": 1, "max_overflow": 1, "pool_pre_ping": True, "pool_recycle": 600}
+    # A Lambda container serves one request at a time: one connection, one spare. No pre-ping:
+    # dataapi.db.wire pings a connection only after it sat idle.
+    pool = {"pool_size": 1, "max_overflow": 1, "pool_pre_ping": False, "pool_recycle": 600}
     if not settings.db_host and not settings.db_secret_arn:
         engine = create_engine(settings.database_url, **pool)
     else:
@@ -48,8 +51,21 @@ def _create(settings: Settings) -> Engine:
                          port=settings.db_port, database=settings.db_name)  # fmt: skip
         engine = create_engine(url, connect_args={"ssl_context": ssl.create_default_context()}, **pool)
         event.listen(engine, "do_connect", _credentials(settings))
+    wire.install(engine)  # after _credentials: the first do_connect that connects wins
     event.listen(engine, "before_cursor_execute", _count_statement)
     return engine
+
+
+def _begin_with_timeout(session: Session) -> None:
+    """The request's transaction begins with its statement timeout (read from the settings each
+    time), in the query that sends BEGIN with the first statement: no statement of its own.
+    Other users of the engine (migrations) begin without one."""
+    dbapi_connection = session.connection().connection.dbapi_connection
+    ms = int(get_settings().statement_timeout_ms)
+    if isinstance(dbapi_connection, wire.Connection):
+        dbapi_connection.begin_sql = f"{wire.BEGIN}; SELECT set_config('statement_timeout', '{ms}', true)"
+    else:
+        session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})
 
 
 def _credentials(settings: Settings) -> Any:
@@ -64,15 +80,20 @@ def _credentials(settings: Settings) -> Any:
                 port=int(secret.get("port", settings.db_port)),
                 database=settings.db_name or secret.get("dbname", "postgres"),
             )
-        else:  # IAM: a token per new connection (tokens live 15 minutes), made locally by boto3
-            cparams["password"] = _rds(settings.aws_region).generate_db_auth_token(
-                DBHostname=settings.db_host,
-                Port=settings.db_port,
-                DBUsername=settings.db_user,
-                Region=settings.aws_region,
-            )
+        else:  # IAM: a token per new connection (tokens live 15 minutes), signed locally
+            cparams["password"] = _iam_token(settings)
 
     return fill
+
+
+def _iam_token(settings: Settings) -> str:
+    """Signed from the function's credentials without boto3 (dataapi.db.rdsauth); boto3 when the
+    environment holds no credentials (a profile, outside Lambda)."""
+    host, port, user, region = settings.db_host or "", settings.db_port, settings.db_user, settings.aws_region
+    made = rdsauth.token(host, port, user, region)
+    if made is not None:
+        return made
+    return _rds(region).generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user, Region=region)
 
 
 @lru_cache(maxsize=1)
@@ -113,10 +134,18 @@ def transaction() -> Iterator[Session]:
     _statements = 0
     try:
         with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-            session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
+            _begin_with_timeout(session)
             yield session
     finally:
         count("Statements", _statements)
+
+
+def commit_with_next(session: Session) -> None:
+    """The session's next statement is its transaction's last: COMMIT travels with it (no trip
+    of its own; the session's own commit then has nothing left to do). For reads."""
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if isinstance(dbapi_connection, wire.Connection):
+        dbapi_connection.commit_with_next()
 
 
 def run_in_transaction[T](work: Callable[[Session], T]) -> T:

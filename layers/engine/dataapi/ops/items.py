@@ -26,7 +26,7 @@ default_policy().check(default_registry())  # a policy naming unknown models or 
 def get_items(raw: Any, claims: Claims) -> Result:
     work = reads.plan(raw, default_registry(), get_settings())
     with transaction() as session:
-        return work(session, for_caller(session, claims))
+        return work(session, for_caller(session, claims), True)
 
 
 Plan = Callable[[Any, Registry, Settings], writes.Work]

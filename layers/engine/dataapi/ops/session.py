@@ -116,7 +116,9 @@ def me(raw: Any, claims: dict[str, str]) -> Result:
         if shaped:
             _may_read_own(caller, valid.fields)
         own = {**request, "query_filters": {"id": caller.user_id}}
-        result = reads.plan(own, default_registry(), settings)(session, None)  # shaped and checked above
+        result = reads.plan(own, default_registry(), settings)(
+            session, None, True
+        )  # shaped and checked above
     return Result(200, "Data acquired.", result.body)
 
 

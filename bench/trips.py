@@ -1,0 +1,263 @@
+"""Round trips, statements and time per request, each against a hand-written baseline in this run.
+
+On Lambda every round trip to PostgreSQL crosses RDS Proxy (about 0.5-1.5 ms), so trips rather
+than Python set the latency. Trips are counted at the socket (bench.harness.RoundTrips), statements
+at the engine. Each baseline is what a careful person would write by hand: one pg8000 connection
+kept open (pg8000.native, autocommit) and one statement that does the whole job, building the same
+JSON or the same rows. Runs on the data of bench/reads.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.harness import TRIPS, Statements, invoke, paired_medians
+from bench.reads import load_handler
+
+GET = "/api/schemes/get_items"
+TO_ONE = ["id", "article_number", "state", {"dealer": ["dealer_name", "id"]}]
+GET_BY_HAND = """
+SELECT json_build_object('id', i.id, 'article_number', i.article_number, 'state', i.state,
+  'dealer', (SELECT json_build_object('dealer_name', d.dealer_name, 'id', d.id) FROM "Dealer" d
+             WHERE d.id = i.dealer_id))::text
+FROM "Item" i ORDER BY i.id DESC LIMIT :n
+"""
+UPDATE_BY_HAND = """
+WITH u AS (
+  UPDATE "Item" SET state = :state, location = :location,
+         dealer_id = (SELECT d.id FROM "Dealer" d WHERE d.id = :dealer ORDER BY d.id DESC LIMIT 1)
+  WHERE id = (SELECT id FROM "Item" WHERE id = :item ORDER BY id DESC LIMIT 1) RETURNING id)
+INSERT INTO "Item_History"(column_name, to_value, item_id, user_name)
+SELECT 'state', CAST(:value AS jsonb), u.id, 'admin' FROM u
+"""
+CREATE_BY_HAND = """
+WITH n AS (
+  INSERT INTO "Item_Note"(note_content, subject_id)
+  SELECT v.content, (SELECT s.id FROM "Item_Notes_Subject" s WHERE s.subject = v.subject ORDER BY s.id DESC LIMIT 1)
+  FROM unnest(CAST(:contents AS text[]), CAST(:subjects AS text[])) WITH ORDINALITY v(content, subject, ord)
+  ORDER BY v.ord
+  RETURNING id, note_content)
+INSERT INTO "Items_Notes"(item_id, note_id)
+SELECT DISTINCT i.id, n.id
+FROM n JOIN unnest(CAST(:link_notes AS text[]), CAST(:link_articles AS text[])) l(content, article)
+       ON l.content = n.note_content
+     JOIN "Item" i ON i.article_number = l.article
+"""
+NOTES = 100
+ARTICLES_PER_NOTE = 3
+
+
+class ByHand:
+    """One pg8000 connection kept open, its trips counted like the engine's."""
+
+    def __init__(self, url: str) -> None:
+        import pg8000.native
+
+        parts = urlsplit(url)
+        self.conn = pg8000.native.Connection(
+            parts.username or "postgres",
+            host=parts.hostname,
+            port=parts.port,
+            database=parts.path.lstrip("/"),
+        )
+        TRIPS.wrap(self.conn)
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]]:
+        return self.conn.run(sql, **params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _measure(
+    handler: Any, path: str, body: Any, engine: Any, warm_body: Any = None
+) -> tuple[Statements, int, dict[str, Any]]:
+    invoke(
+        handler, path, body if warm_body is None else warm_body
+    )  # warm: the connection is open, the caller's row cached by PostgreSQL
+    with Statements(engine) as counted, TRIPS.measure() as trips:
+        response = invoke(handler, path, body)
+    return counted, trips[0], json.loads(response["body"])
+
+
+def _row(
+    name: str, counted: Statements, trips: int, hand: tuple[int, int], times: tuple[float, float], target: str
+):
+    ours, base = times
+    return (
+        name,
+        f"{trips} round trips, {len(counted.seen)} statements ({counted.data} data + {counted.overhead} overhead);"
+        f" by hand {hand[0]} trips, {hand[1]} statement(s)",
+        f"median {ours:.2f} ms vs by hand {base:.2f} ms = {ours / base:.2f}x ({target})",
+    )
+
+
+def get_rows(engine: Any, hand: ByHand, runs: int) -> list[tuple[str, str, str]]:
+    handler = load_handler("get_items")
+    rows = []
+    for per_page in (1, 10):
+        body = {"model_name": "Item", "requested_data": TO_ONE, "per_page": per_page}
+        counted, trips, envelope = _measure(handler, GET, body, engine)
+
+        def baseline(n: int = per_page) -> str:
+            return "[" + ",".join(r[0] for r in hand.run(GET_BY_HAND, n=n)) + "]"
+
+        assert json.loads(baseline()) == envelope["body"], "the baseline must build the same JSON"
+        with TRIPS.measure() as hand_trips:
+            baseline()
+        times = paired_medians(lambda body=body: invoke(handler, GET, body), baseline, runs)
+        target = "target <= 3 trips" + ("; <= 1.3x" if per_page == 10 else "")
+        rows.append(
+            _row(
+                f"get_items page {per_page}, one to-one path",
+                counted,
+                trips,
+                (hand_trips[0], 1),
+                times,
+                target,
+            )
+        )
+    return rows
+
+
+def _update_body(item: int, dealer: int, state: str = "Sold") -> dict[str, Any]:
+    link = {"Dealer": {"query_filters": {"id": dealer}, "link_type": "first_link"}}
+    history = [{"column_name": "state", "to_value": state}]
+    return {
+        "model_name": "Item",
+        "query_filters": {"id": item},
+        "update_type": "first_match",
+        "object_values": {
+            "state": state,
+            "location": f"Bench shelf {state}",
+            "dealer": {"action": "link", "values": link},
+            "item_history": {"action": "create", "sub_model_name": "Item_History", "values": history},
+        },
+    }
+
+
+def update_row(engine: Any, hand: ByHand, runs: int) -> tuple[str, str, str]:
+    from sqlalchemy import text
+
+    handler = load_handler("update_items")
+    with engine.begin() as conn:  # an item with some history already: appending must not load it all
+        conn.execute(
+            text(
+                'INSERT INTO "Item_History"(column_name, to_value, item_id) '
+                "SELECT 'state', '\"In-Stock\"'::jsonb, 2000 FROM generate_series(1, 20)"
+            )
+        )
+    body = _update_body(2000, 7)  # the warm-up request sets other values: the measured one changes the row
+    counted, trips, _ = _measure(
+        handler, "/api/schemes/update_items", body, engine, _update_body(2000, 6, "Reserved")
+    )
+    with engine.connect() as conn:
+        got = conn.execute(text('SELECT state, location, dealer_id FROM "Item" WHERE id = 2000')).one()
+    assert tuple(got) == ("Sold", "Bench shelf Sold", 7), got
+
+    def baseline() -> None:
+        hand.run(
+            UPDATE_BY_HAND, state="Sold", location="Bench shelf Sold", dealer=8, item=2001, value='"Sold"'
+        )
+
+    with TRIPS.measure() as hand_trips:
+        baseline()
+    times = paired_medians(lambda: invoke(handler, "/api/schemes/update_items", body), baseline, runs)
+    target = "target <= 4 statements, <= 8 trips"
+    name = "update_items one row: 2 columns + link a dealer + one history row"
+    return _row(name, counted, trips, (hand_trips[0], 1), times, target)
+
+
+def _notes_batch(tag: str) -> list[dict[str, Any]]:
+    batch = []
+    for i in range(NOTES):
+        articles = [f"25-{(i * ARTICLES_PER_NOTE + k) % 3000 + 1:06d}" for k in range(ARTICLES_PER_NOTE)]
+        subject = {
+            "Item_Notes_Subject": {
+                "query_filters": {"subject": f"Subject {i % 20 + 1}"},
+                "link_type": "first_link",
+            }
+        }
+        items = {
+            "Item": {
+                "query_filters": {"article_number": {"operation": "in", "value": articles}},
+                "link_type": "all_link",
+            }
+        }
+        batch.append(
+            {
+                "model_name": "Item_Note",
+                "reference": "Bench note",
+                "object_values": {
+                    "note_content": f"{tag} note {i}",
+                    "subject": {"action": "link", "values": subject},
+                    "items": {"action": "link", "values": items},
+                },
+            }
+        )
+    return batch
+
+
+def _by_hand_params(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    contents, subjects, link_notes, link_articles = [], [], [], []
+    for member in batch:
+        values = member["object_values"]
+        contents.append(values["note_content"])
+        subjects.append(values["subject"]["values"]["Item_Notes_Subject"]["query_filters"]["subject"])
+        for article in values["items"]["values"]["Item"]["query_filters"]["article_number"]["value"]:
+            link_notes.append(values["note_content"])
+            link_articles.append(article)
+    return {
+        "contents": contents,
+        "subjects": subjects,
+        "link_notes": link_notes,
+        "link_articles": link_articles,
+    }
+
+
+def create_row(engine: Any, hand: ByHand, runs: int) -> tuple[str, str, str]:
+    from sqlalchemy import text
+
+    handler = load_handler("create_items")
+    path = "/api/schemes/create_items"
+    counter = iter(range(1_000_000))
+    warm = _notes_batch(f"warm {next(counter)}")
+    counted, trips, envelope = _measure(handler, path, _notes_batch("measured"), engine, warm)
+    assert len(envelope["body"]) == NOTES
+    check = text(
+        'SELECT count(DISTINCT n.id), count(*) FROM "Item_Note" n JOIN "Items_Notes" l ON l.note_id = n.id '
+        "WHERE n.note_content LIKE :tag AND n.subject_id IS NOT NULL"
+    )
+    with engine.connect() as conn:
+        notes, links = conn.execute(check, {"tag": "measured note %"}).one()
+    assert (notes, links) == (NOTES, NOTES * ARTICLES_PER_NOTE), (notes, links)
+
+    def baseline() -> None:
+        hand.run(CREATE_BY_HAND, **_by_hand_params(_notes_batch(f"by hand {next(counter)}")))
+
+    with TRIPS.measure() as hand_trips:
+        baseline()
+    with engine.connect() as conn:
+        notes, links = conn.execute(check.bindparams(tag="by hand % note %")).one()
+    assert links == notes * ARTICLES_PER_NOTE, (notes, links)
+    times = paired_medians(
+        lambda: invoke(handler, path, _notes_batch(f"timed {next(counter)}")), baseline, max(5, runs // 3)
+    )
+    name = f"create_items batch of {NOTES} notes, each first_link + all_link"
+    return _row(name, counted, trips, (hand_trips[0], 1), times, "target <= 10 statements")
+
+
+def run(runs: int, url: str) -> list[tuple[str, str, str]]:
+    from dataapi.db.engine import get_engine
+
+    engine = get_engine()
+    hand = ByHand(url)
+    try:
+        rows = get_rows(engine, hand, runs)
+        rows.append(update_row(engine, hand, runs))
+        rows.append(create_row(engine, hand, runs))
+    finally:
+        hand.close()
+    return rows

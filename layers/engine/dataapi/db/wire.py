@@ -1,0 +1,216 @@
+"""pg8000 with one round trip per statement (see the README, "Round trips").
+
+pg8000 (1.31) sends each parameterised statement in three exchanges with the server (Parse/Sync,
+Describe/Sync, Bind/Execute/Sync), COMMIT and ROLLBACK the same way, and BEGIN as a query of its
+own before the first statement. On Lambda every exchange crosses RDS Proxy. `Connection` is
+pg8000's DB-API connection with three methods overridden, nothing else:
+
+- `execute_unnamed` writes Parse, Describe, Bind, Execute and Sync and flushes once. The messages
+  and their answers are the ones pg8000 sends and reads; only the waits in between are gone (the
+  server answers every message in order, and after an error skips to the Sync, so one
+  ReadyForQuery closes the statement either way).
+- The BEGIN pg8000 sends before the first statement of a transaction is held back and written in
+  front of that statement, in the same flush. It is `begin_sql`, which may carry more statements for
+  the start of every transaction (dataapi.db.engine folds the statement timeout into it).
+- `commit` and `rollback` are simple queries: one exchange each. After `commit_with_next()` the
+  COMMIT goes out in the same flush as the next statement instead (a read's last statement).
+- Its cursors convert a statement's positional placeholders (`%s` to `$1`, a scan of every
+  character) once per statement text, not at every execution.
+
+`install` makes an engine open these connections (SQLAlchemy's `do_connect` event), pings a pooled
+connection only when it sat idle for a while, resets `begin_sql` to a plain BEGIN at each
+checkout, and has SQLAlchemy send executemany INSERTs as multi-row INSERTs.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+from pg8000 import dbapi
+from pg8000.converters import make_params
+from pg8000.core import (
+    BIND,
+    DESCRIBE,
+    EXECUTE_MSG,
+    NULL_BYTE,
+    PARSE,
+    STATEMENT,
+    SYNC_MSG,
+    Context,
+    _flush,
+    _write,
+)
+from pg8000.exceptions import InterfaceError
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
+
+BEGIN = "begin transaction"  # what pg8000's cursor sends before the first statement of a transaction
+PING_AFTER_IDLE_S = 30.0
+"""A pooled connection idle longer than this is pinged at checkout (one trip); a dead one is replaced."""
+
+_CHECKED_IN = "dataapi_checked_in"
+
+
+def _u16(n: int) -> bytes:
+    return n.to_bytes(2, "big")
+
+
+def _i32(n: int) -> bytes:
+    return n.to_bytes(4, "big", signed=True)
+
+
+@lru_cache(maxsize=512)
+def _positional(style: str, statement: str) -> str:
+    return dbapi.convert_paramstyle(style, statement, ())[0]
+
+
+class Cursor(dbapi.Cursor):
+    _input_oids: Any
+    input_types: list[Any]
+
+    def execute(self, operation: str, args: Any = (), stream: Any = None) -> None:
+        """pg8000's Cursor.execute, with the placeholder conversion cached per statement text."""
+        style = dbapi.paramstyle
+        if style not in ("format", "qmark", "numeric") or (len(args) == 0 and stream is None):
+            super().execute(operation, args, stream)
+            return
+        conn = self._c
+        if conn is None or conn._sock is None:
+            raise InterfaceError("Cursor closed" if conn is None else "connection is closed")
+        if not conn._in_transaction and not conn.autocommit:
+            conn.execute_simple(BEGIN)
+        self._context = conn.execute_unnamed(
+            _positional(style, operation), vals=args, oids=self._input_oids, stream=stream
+        )
+        self._row_iter = None if self._context.rows is None else iter(self._context.rows)
+        self._input_oids = ()
+        self.input_types = []
+
+
+class Connection(dbapi.Connection):
+    begin_sql = BEGIN
+    _begin_held = False
+    _commit_next = False
+
+    def commit_with_next(self) -> None:
+        """Send COMMIT right behind the next statement: it ends the transaction."""
+        self._commit_next = True
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    # ---- BEGIN, held back until the first statement ---------------------------------------
+
+    def _send_held_begin(self) -> Context | None:
+        if not self._begin_held:
+            return None
+        self._begin_held = False
+        self.send_QUERY(self.begin_sql)
+        return Context(self.begin_sql)
+
+    def _send_commit_if_asked(self) -> Context | None:
+        if not self._commit_next:
+            return None
+        self._commit_next = False
+        self.send_QUERY("commit")
+        return Context("commit")
+
+    def _answers(self, begin: Context | None, context: Context, commit: Context | None = None) -> Context:
+        """Read the answers to what one flush sent, in order, and raise the first error: of the
+        held BEGIN, of the statement, of a COMMIT sent behind it (after a failed statement the
+        server answers that COMMIT with ROLLBACK, an error pg8000 reports that is not the cause)."""
+        first: Exception | None = None
+        for ctx in (begin, context, commit):
+            if ctx is None:
+                continue
+            try:
+                self.handle_messages(ctx)
+            except Exception as exc:
+                if ctx.error is None:  # the connection itself failed: nothing more to read
+                    raise
+                first = first or exc
+        if first is not None:
+            raise first
+        return context
+
+    # ---- statements -----------------------------------------------------------------------
+
+    def execute_simple(self, statement: str) -> Context:
+        if statement == BEGIN and not self._in_transaction:
+            self._begin_held = True
+            return Context(statement)
+        begin = self._send_held_begin()
+        context = Context(statement)
+        self.send_QUERY(statement)
+        commit = self._send_commit_if_asked()
+        _flush(self._sock)
+        return self._answers(begin, context, commit)
+
+    def execute_unnamed(self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None) -> Context:
+        # Every message is built before the first is written: a value the driver refuses (or
+        # cannot encode) raises with nothing sent, so the connection stays in step.
+        encoding = self._client_encoding
+        parse = bytearray(NULL_BYTE + statement.encode(encoding) + NULL_BYTE + _u16(len(oids)))
+        for oid in oids:
+            parse += _i32(0 if oid == -1 else oid)
+        params = make_params(self.py_types, vals)
+        bind = bytearray(NULL_BYTE + NULL_BYTE + _u16(0) + _u16(len(params)))
+        for value in params:
+            if value is None:
+                bind += _i32(-1)
+            else:
+                encoded = value.encode(encoding)
+                bind += _i32(len(encoded)) + encoded
+        bind += _u16(0)  # every result column as text
+        begin = self._send_held_begin()
+        context = Context(statement, stream=stream)
+        self._send_message(PARSE, parse)
+        self._send_message(DESCRIBE, STATEMENT + NULL_BYTE)
+        self._send_message(BIND, bind)
+        _write(self._sock, EXECUTE_MSG)
+        _write(self._sock, SYNC_MSG)
+        commit = self._send_commit_if_asked()
+        _flush(self._sock)
+        return self._answers(begin, context, commit)
+
+    def commit(self) -> None:
+        self._begin_held = self._commit_next = False
+        if self._in_transaction:  # else no statement was sent: nothing to commit
+            self.execute_simple("commit")
+
+    def rollback(self) -> None:
+        self._begin_held = self._commit_next = False
+        if self._in_transaction:
+            self.execute_simple("rollback")
+
+
+def install(engine: Engine) -> None:
+    """Open `Connection`s, ping after idle only, and reset `begin_sql` at every checkout.
+
+    Register it after any other `do_connect` listener that fills in connect parameters (the first
+    listener that returns a connection wins). The engine's own pre-ping must be off.
+    """
+
+    # pg8000's executemany is one statement per parameter set; SQLAlchemy's "insertmanyvalues"
+    # turns an executemany INSERT (association rows, say) into multi-row INSERTs instead.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Connection:
+        return Connection(*cargs, **cparams)
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get(_CHECKED_IN)
+        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_S:
+            try:
+                dbapi_connection.execute_simple(";")  # outside any transaction: no BEGIN
+            except Exception as exc:
+                raise DisconnectionError("a pooled connection did not answer") from exc
+        dbapi_connection.begin_sql = BEGIN
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
