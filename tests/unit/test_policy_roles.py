@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from dataapi.identity.policy import Policy, PolicySpec, default_policy
+from dataapi.registry import default_registry
 
-BUYER = {"models": {"Item": {"get": "*"}}, "files": {"presign": ["items/"]}}
+BUYER = {"models": {"Item": {"get": "*"}}, "files": {"presign": ["Item.images"]}}
 
 
 def policy(**principals: Any) -> Policy:
@@ -20,7 +21,7 @@ def test_a_role_as_another_gets_exactly_its_grants_and_file_prefixes() -> None:
     p = policy(Buyer=BUYER, Worker={"as": "Buyer"}, scheduler={"models": {"Item": {"update": "*"}}})
     assert p.grant(("Worker",), "Item", "get") == p.grant(("Buyer",), "Item", "get") is not None
     assert p.grant(("Worker",), "Item", "update") is None
-    assert p.file_prefixes(("Worker",), "presign") == ["items/"]
+    assert p.file_prefixes(("Worker",), "presign", default_registry()) == ["PurchaseAppReact/"]
     assert p.roles() == {"Buyer", "Worker"}
 
 
