@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dataapi.caller import Caller, load_caller, require_role
+from dataapi.caller import USERNAME, Caller, load_caller, require_role, reserved
 from dataapi.errors import Forbidden, pointer
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
 from dataapi.policy import Grant, Operation, Policy, default_policy
@@ -112,6 +112,7 @@ class Authorizer:
         grant = self.grant(row.model, op, row.at)
         for name in [*row.columns, *row.write_only]:
             self._field(grant.covers(name), row.model, name, "write", row.at + pointer(name))
+        self._username(row)
         for action in row.actions:
             self._field(grant.covers(action.rel.key), row.model, action.rel.key, "write", action.at)
             target = action.rel.target
@@ -133,6 +134,15 @@ class Authorizer:
                     self._detach(action.rel, action.at)
             elif isinstance(action, Through):
                 self.write("update", action.values)
+
+    def _username(self, row: RowValues) -> None:
+        """Principal names (the scheduler's) are reserved: no user row may be named after one."""
+        if row.model.name == self.policy.spec.caller_model and reserved(row.columns.get(USERNAME)):
+            raise Forbidden(
+                f"The username '{row.columns[USERNAME]}' is reserved.",
+                at=row.at + pointer(USERNAME),
+                detail=f"field={USERNAME} reserved",
+            )
 
     def _detach(self, rel: RelationshipInfo, at: str) -> None:
         """Detaching related rows deletes them (delete-orphan) or changes them (their foreign key)."""

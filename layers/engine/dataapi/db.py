@@ -7,16 +7,17 @@ session-level SET would pin RDS Proxy connections.
 import json
 import ssl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dataapi.dberrors import RETRYABLE, sqlstate
+from dataapi.errors import ApiError, Unavailable
 from dataapi.settings import Settings, get_settings
 from dataapi.telemetry import count
 
@@ -45,15 +46,28 @@ def _create(settings: Settings) -> Engine:
         "pool_pre_ping": True,
         "pool_recycle": 600,
     }  # one request at a time
+    timeout = {"timeout": settings.db_connect_timeout_ms / 1000}  # TCP connect and the handshake
     if not settings.db_host and not settings.db_secret_arn:
-        engine = create_engine(settings.database_url, **pool)
+        engine = create_engine(settings.database_url, connect_args=timeout, **pool)
     else:
         url = URL.create("postgresql+pg8000", username=settings.db_user, host=settings.db_host,
                          port=settings.db_port, database=settings.db_name)  # fmt: skip
-        engine = create_engine(url, connect_args={"ssl_context": ssl.create_default_context()}, **pool)
+        args = {"ssl_context": ssl.create_default_context(), **timeout}
+        engine = create_engine(url, connect_args=args, **pool)
         event.listen(engine, "do_connect", _credentials(settings))
+    event.listen(engine, "connect", _socket_timeout(settings.socket_timeout_ms / 1000))
     event.listen(engine, "before_cursor_execute", _count_statement)
     return engine
+
+
+def _socket_timeout(seconds: float) -> Any:
+    """After the handshake, reads wait past the statement timeout (the server's own error comes
+    first) but never forever: a database that stops answering is a 503, not a hung function."""
+
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._usock.settimeout(seconds)  # pg8000's socket (the version is pinned)
+
+    return apply
 
 
 def _credentials(settings: Settings) -> Any:
@@ -118,10 +132,35 @@ def transaction() -> Iterator[Session]:
     _statements = 0
     try:
         with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-            session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
-            yield session
+            connection: Connection | None = None
+            try:
+                connection = session.connection()
+                session.execute(_TIMEOUT, {"ms": str(get_settings().statement_timeout_ms)})
+                yield session
+            except BaseException as exc:
+                if connection is not None:
+                    _discard(connection, exc)
+                if isinstance(exc, OSError):  # the driver's socket timed out or broke, unwrapped
+                    raise Unavailable(
+                        "The database is not available right now; try again shortly.",
+                        detail="DatabaseUnavailable",
+                    ) from exc
+                raise
     finally:
         count("Statements", _statements)
+
+
+def _discard(connection: Connection, exc: BaseException) -> None:
+    """Defence in depth: a connection in use when anything failed is closed, never pooled again.
+
+    A driver that failed half-way through a message leaves the connection out of protocol sync:
+    pooled, it would hand later statements earlier statements' results. Refusals our own code
+    raises between statements (4xx domain errors) leave it in a known state and keep it.
+    """
+    if isinstance(exc, ApiError) and exc.status < 500:
+        return
+    with suppress(Exception):
+        connection.invalidate()
 
 
 def run_in_transaction[T](work: Callable[[Session], T]) -> T:

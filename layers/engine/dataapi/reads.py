@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded
 from dataapi.files import Files
-from dataapi.query import cursor
+from dataapi.query import cursor, limits
 from dataapi.query.execute import fetch
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
@@ -48,7 +48,9 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
     """Everything that needs no database: a bad request never waits for a connection."""
     req = parse_model(GetItemsRequest, raw)
     model = registry.model(req.model_name)
+    limits.check_order_by(req.order_by, settings)
     fields = validate_fields(model, parse_requested(req.requested_data, "/requested_data"))
+    limits.check_fields(fields, settings)
     filters = validate_filters(parse_filters(req.query_filters, "/query_filters"), model, now)
     per_page = settings.max_per_page if req.per_page is None else req.per_page
     if not 1 <= per_page <= settings.max_per_page:
@@ -79,7 +81,7 @@ def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
     if isinstance(req.cursor, int) or (
         isinstance(req.cursor, str) and req.cursor.isdigit() and not req.order_by
     ):
-        after = [int(req.cursor)]
+        after = cursor_values(keys, [req.cursor], valid.now)  # the id column's type and range
     elif isinstance(req.cursor, str):
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
     where = compile_where(filters, root, aliases) if filters is not None and filters.children else None

@@ -16,6 +16,7 @@ from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
 from dataapi.mutate.values import Context, Limits, validate_rows, validate_values
 from dataapi.policy import Operation
+from dataapi.query import limits
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import parse_filters, parse_requested
 from dataapi.query.select import project
@@ -205,7 +206,9 @@ def _filters(model: ModelInfo, raw: dict[str, Any], allow_all: bool, at: str, ct
 def _fields(model: ModelInfo, requested: list | None, base: str) -> Fields | None:
     if not requested:
         return None
-    return validate_fields(model, parse_requested(requested, base + "/requested_data"))
+    fields = validate_fields(model, parse_requested(requested, base + "/requested_data"))
+    limits.check_fields(fields)
+    return fields
 
 
 def _rows(session: Session, model: ModelInfo, fields: Fields, ids: list[Any]) -> list[str]:

@@ -10,6 +10,8 @@ from sqlalchemy import ColumnElement, FromClause, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded, NotFound
+from dataapi.mutate.bounds import precount
+from dataapi.mutate.serial import lock_link
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
 from dataapi.policy import Operation
 from dataapi.query.joins import Aliases
@@ -131,6 +133,8 @@ class Writer:
                 ids = list(self.session.scalars(ids_query))
             self._found(model, ids, at)
             return ids
+        if not first:
+            precount(self.session, ids_query, self.budget, at)
         objects = self.load(model, ids_query)
         self._found(model, [getattr(o, model.pk.key) for o in objects], at)
         for obj in objects:
@@ -163,6 +167,8 @@ class Writer:
         pk = model.table.c[model.pk.key]
         hook = self.hooks.get(model.name)
         if also_do is not None or hook is not None:
+            if not first:
+                precount(self.session, ids_query, self.budget, at)
             objects = self.load(model, ids_query)
             self._found(model, [getattr(o, model.pk.key) for o in objects], at)
             for obj in objects:
@@ -206,6 +212,8 @@ class Writer:
             # A to-one holds one row: only the first match is linked (and gets also_do).
             first = action.first or not action.rel.uselist
             filters = self.guard.restrict(target, "get", action.filters) if self.guard else action.filters
+            if action.create_if_none is not None:
+                lock_link(self.session, target, filters)  # one creator per filter at a time
             rows = self.load(target, self.matching_ids(target, filters, first))
             if not rows:
                 if action.create_if_none is None:
@@ -260,7 +268,8 @@ class Writer:
         self.budget.spend(len(action.rows), action.at)
         created = [self.new(r) for r in action.rows]
         if self.guard is not None:
-            self.guard.relationship(action.rel, obj, created, action.at)
+            replaced = [] if action.append or not action.rel.uselist else list(getattr(obj, action.rel.key))
+            self.guard.relationship(action.rel, obj, created + replaced, action.at)
         key = action.rel.key
         if not action.rel.uselist:
             setattr(obj, key, created[0])
