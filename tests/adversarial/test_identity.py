@@ -103,3 +103,23 @@ def test_the_caller_is_matched_by_email_only_when_it_is_verified(world: World) -
     claims = {**claims_of(ANNA), **erik, "email_verified": "true"}
     assert invoke("get_items", event_for("get_items", body, claims)).status == 200
     assert world.scalar('SELECT cognito_sub FROM "User" WHERE id = 3') == "someone-else"
+
+
+def _delete(model: str, filters: dict[str, Any]) -> dict[str, Any]:
+    return {"model_name": model, "object_values": {"query_filters": filters, "deletion_type": "delete_all"}}
+
+
+def test_an_admin_cannot_delete_a_role_they_hold_or_their_own_account(world: World) -> None:
+    before = world.snapshot()
+    for body in (
+        _delete("Role", {"role": "Admin"}),
+        _delete("Role", {"id": [1, 3]}),
+        _delete("User", {"id": ADMIN.id}),
+    ):
+        reply = call("delete_items", body)
+        assert reply.status == 403, reply.envelope
+        assert "self-grant" in reply.server_message
+    assert world.snapshot() == before
+    assert call("delete_items", _delete("Role", {"role": "Viewer"})).status == 201
+    assert call("delete_items", _delete("User", {"id": 4})).status == 201
+    assert _roles_of(world, ADMIN.id) == ["Admin"]

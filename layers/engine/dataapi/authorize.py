@@ -135,6 +135,20 @@ class Authorizer:
             elif isinstance(action, Through):
                 self.write("update", action.values)
 
+    def own_account(self, model: ModelInfo) -> Filter | None:
+        """Rows of `model` that are the caller's account or a role it holds (through a relationship
+        listed in the policy): deleting them would change the caller's own roles. None if none can be."""
+        mine = self.policy.spec.caller_model
+        if self.caller.user_id is None:
+            return None
+        if model.name == mine:
+            return Pred(Path((), model.pk, (), model), "==", self.caller.user_id, "")
+        for rel in model.relationships.values():
+            if rel.target.name == mine and f"{model.name}.{rel.key}" in self._forbidden_rels:
+                target = rel.target
+                return Pred(Path((rel,), target.pk, (), target), "==", self.caller.user_id, "")
+        return None
+
     def _username(self, row: RowValues) -> None:
         """Principal names (the scheduler's) are reserved: no user row may be named after one."""
         if row.model.name == self.policy.spec.caller_model and reserved(row.columns.get(USERNAME)):

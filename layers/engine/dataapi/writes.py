@@ -151,6 +151,9 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
                 if also_do is not None:
                     auth.write("update", also_do)
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
+        if auth is not None:
+            for _req, at, model, filters, _also in members:
+                _not_own_account(writer, auth, model, filters, at)
         for (req, at, model, filters, also_do), asked in zip(members, [p[3] for p in planned], strict=True):
             with _own_rows(writer, model, asked, filters, at + "/query_filters"):
                 writer.delete(model, filters, req.deletion == "delete_first", also_do, at + "/query_filters")
@@ -180,6 +183,22 @@ def _own_rows(
                 f"You may only change your own {model.name} rows.", at=at, detail="rows=own"
             ) from None
         raise
+
+
+def _not_own_account(
+    writer: Writer, auth: Authorizer, model: ModelInfo, filters: BoolOp | None, at: str
+) -> None:
+    """Nobody deletes their own account or a role it holds: that changes roles on their account."""
+    own = auth.own_account(model)
+    if own is None:
+        return
+    mine = BoolOp("and", (own,) if filters is None else (filters, own))
+    if writer.session.scalars(writer.matching_ids(model, mine, True)).first() is not None:
+        raise Forbidden(
+            f"You may not delete your own account or a role it holds ({model.name}).",
+            at=at + "/query_filters",
+            detail=f"model={model.name} self-grant",
+        )
 
 
 def _authorized(
