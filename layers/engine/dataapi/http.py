@@ -55,7 +55,7 @@ def json_body(app: APIGatewayRestResolver) -> Any:
     if not app.current_event.body:
         raise MalformedRequest("The request needs a JSON body.", at="/", detail="EmptyBody")
     try:
-        raw = app.current_event.body
+        raw: Any = app.current_event.body
         if app.current_event.is_base64_encoded:
             raw = app.current_event.decoded_body
         body = json.loads(raw)
