@@ -368,7 +368,7 @@ def _check(route: str, body: Any, world: World, who: Any = ADMIN) -> None:
 
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=200,
     derandomize=True,  # a fixed seed: the same examples on every run
     deadline=None,
     database=None,
@@ -404,7 +404,7 @@ def test_fuzz_delete_items(world: World, body: Any) -> None:
     _check("delete_items", body, world)
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=80)
 @given(case=_session_and_files())
 def test_fuzz_session_and_file_routes(world: World, case: tuple[str, Any]) -> None:
     route, body = case
