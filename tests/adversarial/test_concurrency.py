@@ -90,3 +90,18 @@ def test_concurrent_link_or_create_with_one_filter_creates_one_row(world: World,
     linked = world.rows("SELECT DISTINCT dealer_id FROM \"Item\" WHERE article_number = '2601-race'")
     assert linked == [dealers[0]]
     assert world.scalar("SELECT count(*) FROM \"Item\" WHERE article_number = '2601-race'") == THREADS
+
+
+def test_link_table_inserts_compile_with_one_conflict_clause() -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    from dataapi.models import Item
+    from dataapi.models.purchase import Items_Notes, user_roles
+
+    dialect = postgresql.dialect()
+    assert str(insert(Items_Notes).compile(dialect=dialect)).endswith(" ON CONFLICT DO NOTHING")
+    explicit = str(pg_insert(user_roles).on_conflict_do_nothing().compile(dialect=dialect))
+    assert explicit.count("ON CONFLICT") == 1
+    assert "ON CONFLICT" not in str(insert(Item.__table__).compile(dialect=dialect))

@@ -31,7 +31,7 @@ def link_tables() -> frozenset[Table]:
 @compiles(Insert, "postgresql")
 def _insert(insert: Insert, compiler: Any, **kw: Any) -> str:
     sql = compiler.visit_insert(insert, **kw)
-    plain = not insert._post_values_clause and not insert._returning
+    plain = insert._post_values_clause is None and not insert._returning
     if plain and insert.table in link_tables():
         sql += " ON CONFLICT DO NOTHING"
     return sql
