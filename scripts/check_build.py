@@ -175,9 +175,6 @@ def check_build(build_dir: Path, arch: str) -> Report:
     bad = report.problems
     if not report.layers or not report.functions:
         bad.append("the built template has no layer or no function")
-    source_hash = None
-    if sys.version_info[:2] == (3, 12):
-        from importlib.util import source_hash
     for art in report.artifacts:
         if not art.path.is_dir():
             bad.append(f"{art.name}: {art.path} is missing")
@@ -185,35 +182,9 @@ def check_build(build_dir: Path, arch: str) -> Report:
         for dirpath, _dirs, files in os.walk(art.path):
             for fname in files:
                 path = Path(dirpath) / fname
-                rel = path.relative_to(build_dir)
                 art.files += 1
                 art.size += path.stat().st_size
-                if fname.endswith(".so") or ".so." in fname:
-                    report.shared_objects += 1
-                    machine = elf_machine(path)
-                    if machine is None:
-                        bad.append(f"{rel}: not an ELF file")
-                    elif machine != ELF_MACHINE[arch]:
-                        got = {v: k for k, v in ELF_MACHINE.items()}.get(machine, f"e_machine {machine:#x}")
-                        bad.append(f"{rel}: built for {got}, not {arch}")
-                    tag = _EXT_TAG.search(fname)
-                    if tag and tag.group(1) != "312":
-                        bad.append(f"{rel}: an extension module for CPython {tag.group(1)}, not 3.12")
-                elif fname.endswith(".pyc"):
-                    magic, flags, _ = pyc_header(path)
-                    if fname.endswith(f".{CACHE_TAG}.pyc") and (magic != MAGIC_312 or flags != 1):
-                        bad.append(f"{rel}: not an unchecked-hash 3.12 .pyc (flags {flags})")
-                elif fname.endswith(".py"):
-                    report.sources += 1
-                    pyc = pyc_for(path)
-                    if not pyc.is_file():
-                        bad.append(f"{rel}: no __pycache__/{pyc.name}")
-                        continue
-                    magic, flags, stored = pyc_header(pyc)
-                    if magic != MAGIC_312 or flags != PYC_UNCHECKED_HASH:
-                        continue  # reported when the .pyc itself is walked
-                    if source_hash and stored != source_hash(path.read_bytes()):
-                        bad.append(f"{rel}: its .pyc was compiled from another version of the source")
+                _check_file(report, path, fname, arch)
     layers = sum(a.size for a in report.layers)
     for fn in report.functions:
         if fn.size + layers > LAMBDA_UNZIPPED_LIMIT:
@@ -221,6 +192,49 @@ def check_build(build_dir: Path, arch: str) -> Report:
                 f"{fn.name}: {(fn.size + layers) / 2**20:.0f} MB with its layers, over Lambda's 250 MB"
             )
     return report
+
+
+def _check_file(report: Report, path: Path, fname: str, arch: str) -> None:
+    rel = path.relative_to(report.build_dir)
+    if fname.endswith(".so") or ".so." in fname:
+        report.shared_objects += 1
+        report.problems.extend(_shared_object_problems(path, rel, fname, arch))
+    elif fname.endswith(".pyc"):
+        magic, flags, _ = pyc_header(path)
+        if fname.endswith(f".{CACHE_TAG}.pyc") and (magic != MAGIC_312 or flags != 1):
+            report.problems.append(f"{rel}: not an unchecked-hash 3.12 .pyc (flags {flags})")
+    elif fname.endswith(".py"):
+        report.sources += 1
+        report.problems.extend(_source_problems(path, rel))
+
+
+def _shared_object_problems(path: Path, rel: Path, fname: str, arch: str) -> list[str]:
+    bad = []
+    machine = elf_machine(path)
+    if machine is None:
+        bad.append(f"{rel}: not an ELF file")
+    elif machine != ELF_MACHINE[arch]:
+        got = {v: k for k, v in ELF_MACHINE.items()}.get(machine, f"e_machine {machine:#x}")
+        bad.append(f"{rel}: built for {got}, not {arch}")
+    tag = _EXT_TAG.search(fname)
+    if tag and tag.group(1) != "312":
+        bad.append(f"{rel}: an extension module for CPython {tag.group(1)}, not 3.12")
+    return bad
+
+
+def _source_problems(path: Path, rel: Path) -> list[str]:
+    pyc = pyc_for(path)
+    if not pyc.is_file():
+        return [f"{rel}: no __pycache__/{pyc.name}"]
+    magic, flags, stored = pyc_header(pyc)
+    if magic != MAGIC_312 or flags != PYC_UNCHECKED_HASH:
+        return []  # reported when the .pyc itself is walked
+    if sys.version_info[:2] == (3, 12):
+        from importlib.util import source_hash
+
+        if stored != source_hash(path.read_bytes()):
+            return [f"{rel}: its .pyc was compiled from another version of the source"]
+    return []
 
 
 def build_info(build_dir: Path) -> dict:

@@ -81,6 +81,12 @@ class Conflict(ApiError):
     status = 409
 
 
+class BadGateway(ApiError):
+    """A service we call (S3) refused in a way a retry will not fix."""
+
+    status = 502
+
+
 class Unavailable(ApiError):
     status = 503
 

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from sqlalchemy.exc import DBAPIError
 
 from dataapi.db.sqlstate import translate
-from dataapi.errors import ApiError, MalformedRequest, PolicyRefusal, Unauthenticated
+from dataapi.errors import ApiError, LimitExceeded, MalformedRequest, PolicyRefusal, Unauthenticated
+from dataapi.query.limits import check_body
 from dataapi.result import Result
 from dataapi.settings import get_settings
 from dataapi.telemetry import count, logger
@@ -56,15 +57,23 @@ def status_of(exc: ApiError) -> int:
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:
-    raw = app.current_event.body
-    if app.current_event.is_base64_encoded and raw:
-        raw = app.current_event.decoded_body
-    if not raw:
+    """The parsed body: valid JSON, valid text, nested at most MAX_BODY_DEPTH levels."""
+    if not app.current_event.body:
         raise MalformedRequest("The request needs a JSON body.", at="/", detail="EmptyBody")
     try:
-        return json.loads(raw)
-    except ValueError:
+        raw: Any = app.current_event.body
+        if app.current_event.is_base64_encoded:
+            raw = app.current_event.decoded_body
+        body = json.loads(raw)
+    except RecursionError:
+        limit = get_settings().max_body_depth
+        raise LimitExceeded(
+            f"The request nests too deeply (at most {limit}).", at="/", detail=f"limit=body_depth max={limit}"
+        ) from None
+    except ValueError:  # also text that is not UTF-8, and integers of more than 4,300 digits
         raise MalformedRequest("The request body is not valid JSON.", at="/", detail="InvalidJSON") from None
+    check_body(body)
+    return body
 
 
 def optional_json_body(app: APIGatewayRestResolver) -> Any:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dataapi.db.engine import commit_with_next
 from dataapi.errors import LimitExceeded
-from dataapi.query import cursor
+from dataapi.query import cursor, limits
 from dataapi.query.execute import fetch
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
@@ -61,7 +61,9 @@ class ValidRead:
 def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) -> ValidRead:
     req = parse_model(GetItemsRequest, raw)
     model = registry.model(req.model_name)
+    limits.check_order_by(req.order_by, settings)
     fields = validate_fields(model, parse_requested(req.requested_data, "/requested_data"))
+    limits.check_fields(fields, settings)
     filters = validate_filters(parse_filters(req.query_filters, "/query_filters"), model, now)
     order = validate_order(model, req.order_by)
     per_page = settings.max_per_page if req.per_page is None else req.per_page
@@ -118,7 +120,7 @@ def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
     if isinstance(req.cursor, int) or (
         isinstance(req.cursor, str) and req.cursor.isdigit() and not req.order_by
     ):
-        after = [int(req.cursor)]
+        after = cursor_values(keys, [req.cursor], valid.now)  # the id column's type and range
     elif isinstance(req.cursor, str):
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
     where = compile_where(filters, root, aliases) if filters is not None and filters.children else None

@@ -27,6 +27,18 @@ class Settings(BaseModel):
     max_rows_per_list: int = Field(5000, gt=0)
     max_rows_touched: int = Field(10_000, gt=0)
     max_depth: int = Field(8, gt=0)
+    # Request shape limits, checked before any SQL (dataapi.limits).
+    max_body_depth: int = Field(64, gt=0)
+    max_filter_conditions: int = Field(200, gt=0)
+    max_filter_depth: int = Field(8, gt=0)
+    max_filter_values: int = Field(20_000, gt=0, le=60_000)  # one statement binds at most 65,535
+    max_list_values: int = Field(5000, gt=0)
+    max_path_parts: int = Field(12, gt=0)
+    max_order_by: int = Field(5, gt=0)
+    max_to_many_depth: int = Field(3, gt=0)
+    max_requested_relationships: int = Field(40, gt=0)
+    db_connect_timeout_ms: int = Field(3000, gt=0)
+    db_socket_timeout_ms: int | None = Field(None, gt=0)  # default: statement timeout + 2 s
     files_bucket: str | None = None
     aws_region: str = "eu-north-1"
     s3_endpoint_url: str | None = None  # moto_server locally; AWS otherwise
@@ -81,6 +93,11 @@ class Settings(BaseModel):
             found[field] = (*found.get(field, ()), folder + "/")
         return found
 
+    @property
+    def socket_timeout_ms(self) -> int:
+        """Reads wait past the statement timeout, so a slow query answers with its own error first."""
+        return self.db_socket_timeout_ms or self.statement_timeout_ms + 2000
+
     @field_validator("cors_origins", "upload_types", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -103,6 +120,17 @@ ENV_NAMES = {
     "max_rows_per_list": "MAX_ROWS_PER_LIST",
     "max_rows_touched": "MAX_ROWS_TOUCHED",
     "max_depth": "MAX_DEPTH",
+    "max_body_depth": "MAX_BODY_DEPTH",
+    "max_filter_conditions": "MAX_FILTER_CONDITIONS",
+    "max_filter_depth": "MAX_FILTER_DEPTH",
+    "max_filter_values": "MAX_FILTER_VALUES",
+    "max_list_values": "MAX_LIST_VALUES",
+    "max_path_parts": "MAX_PATH_PARTS",
+    "max_order_by": "MAX_ORDER_BY",
+    "max_to_many_depth": "MAX_TO_MANY_DEPTH",
+    "max_requested_relationships": "MAX_REQUESTED_RELATIONSHIPS",
+    "db_connect_timeout_ms": "DB_CONNECT_TIMEOUT_MS",
+    "db_socket_timeout_ms": "DB_SOCKET_TIMEOUT_MS",
     "files_bucket": "FILES_BUCKET",
     "aws_region": "AWS_REGION",
     "s3_endpoint_url": "AWS_ENDPOINT_URL",

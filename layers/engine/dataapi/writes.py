@@ -15,6 +15,7 @@ from dataapi.identity.policy import Operation
 from dataapi.mutate.apply import Budget, RowHook, Writer
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
 from dataapi.mutate.values import Context, Limits, RowValues, validate_rows, validate_values
+from dataapi.query import limits
 from dataapi.query.parse import parse_filters, parse_requested
 from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
 from dataapi.reads import read_back
@@ -178,6 +179,9 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
                 if m.also_do is not None:
                     auth.write("update", m.also_do)
         writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
+        if auth is not None:
+            for m, filters in zip(members, allowed, strict=True):
+                _not_own_account(writer, auth, m.model, filters, m.at)
         for m, filters in zip(members, allowed, strict=True):
             at = m.at + "/query_filters"
             with _own_rows(writer, m.model, m.filters, filters, at):
@@ -209,6 +213,22 @@ def _own_rows(
         raise
 
 
+def _not_own_account(
+    writer: Writer, auth: Authorizer, model: ModelInfo, filters: BoolOp | None, at: str
+) -> None:
+    """Nobody deletes their own account or a role it holds: that changes roles on their account."""
+    own = auth.own_account(model)
+    if own is None:
+        return
+    mine = BoolOp("and", (own,) if filters is None else (filters, own))
+    if writer.session.scalars(writer.matching_ids(model, mine, True)).first() is not None:
+        raise PolicyRefusal(
+            f"You may not delete your own account or a role it holds ({model.name}).",
+            at=at + "/query_filters",
+            detail=f"model={model.name} self-grant",
+        )
+
+
 def _authorized(
     auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None, at: str
 ) -> BoolOp | None:
@@ -235,7 +255,9 @@ def _target_filters(
 def _fields(model: ModelInfo, requested: list | None, base: str) -> Fields | None:
     if not requested:
         return None
-    return validate_fields(model, parse_requested(requested, base + "/requested_data"))
+    fields = validate_fields(model, parse_requested(requested, base + "/requested_data"))
+    limits.check_fields(fields)
+    return fields
 
 
 def _result(bodies: list[list[str]], batch: bool, references: list[str], verb: str, writer: Writer) -> Result:

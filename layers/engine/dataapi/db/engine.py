@@ -9,17 +9,18 @@ would pin RDS Proxy connections.
 import json
 import ssl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from dataapi.db import rdsauth, wire
+from dataapi.db.engine import rdsauth, wire
 from dataapi.db.sqlstate import RETRYABLE, sqlstate
+from dataapi.errors import ApiError, Unavailable
 from dataapi.settings import Settings, get_settings
 from dataapi.telemetry import count
 
@@ -44,14 +45,17 @@ def _create(settings: Settings) -> Engine:
     # A Lambda container serves one request at a time: one connection, one spare. No pre-ping:
     # dataapi.db.wire pings a connection only after it sat idle.
     pool = {"pool_size": 1, "max_overflow": 1, "pool_pre_ping": False, "pool_recycle": 600}
+    timeout = {"timeout": settings.db_connect_timeout_ms / 1000}  # TCP connect and the handshake
     if not settings.db_host and not settings.db_secret_arn:
-        engine = create_engine(settings.database_url, **pool)
+        engine = create_engine(settings.database_url, connect_args=timeout, **pool)
     else:
         url = URL.create("postgresql+pg8000", username=settings.db_user, host=settings.db_host,
                          port=settings.db_port, database=settings.db_name)  # fmt: skip
-        engine = create_engine(url, connect_args={"ssl_context": ssl.create_default_context()}, **pool)
+        args = {"ssl_context": ssl.create_default_context(), **timeout}
+        engine = create_engine(url, connect_args=args, **pool)
         event.listen(engine, "do_connect", _credentials(settings))
     wire.install(engine)  # after _credentials: the first do_connect that connects wins
+    event.listen(engine, "connect", _socket_timeout(settings.socket_timeout_ms / 1000))
     event.listen(engine, "before_cursor_execute", _count_statement)
     return engine
 
@@ -66,6 +70,16 @@ def _begin_with_timeout(session: Session) -> None:
         dbapi_connection.begin_sql = f"{wire.BEGIN}; SELECT set_config('statement_timeout', '{ms}', true)"
     else:
         session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})
+
+
+def _socket_timeout(seconds: float) -> Any:
+    """After the handshake, reads wait past the statement timeout (the server's own error comes
+    first) but never forever: a database that stops answering is a 503, not a hung function."""
+
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._usock.settimeout(seconds)  # pg8000's socket (the version is pinned)
+
+    return apply
 
 
 def _credentials(settings: Settings) -> Any:
@@ -134,8 +148,20 @@ def transaction() -> Iterator[Session]:
     _statements = 0
     try:
         with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-            _begin_with_timeout(session)
-            yield session
+            connection: Connection | None = None
+            try:
+                connection = session.connection()
+                _begin_with_timeout(session)
+                yield session
+            except BaseException as exc:
+                if connection is not None:
+                    _discard(connection, exc)
+                if isinstance(exc, OSError):  # the driver's socket timed out or broke, unwrapped
+                    raise Unavailable(
+                        "The database is not available right now; try again shortly.",
+                        detail="DatabaseUnavailable",
+                    ) from exc
+                raise
     finally:
         count("Statements", _statements)
 
@@ -146,6 +172,19 @@ def commit_with_next(session: Session) -> None:
     dbapi_connection = session.connection().connection.dbapi_connection
     if isinstance(dbapi_connection, wire.Connection):
         dbapi_connection.commit_with_next()
+
+
+def _discard(connection: Connection, exc: BaseException) -> None:
+    """Defence in depth: a connection in use when anything failed is closed, never pooled again.
+
+    A driver that failed half-way through a message leaves the connection out of protocol sync:
+    pooled, it would hand later statements earlier statements' results. Refusals our own code
+    raises between statements (4xx domain errors) leave it in a known state and keep it.
+    """
+    if isinstance(exc, ApiError) and exc.status < 500:
+        return
+    with suppress(Exception):
+        connection.invalidate()
 
 
 def run_in_transaction[T](work: Callable[[Session], T]) -> T:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dataapi.errors import PolicyRefusal, pointer
-from dataapi.identity.caller import Caller, load_caller, require_role
+from dataapi.identity.caller import USERNAME, Caller, load_caller, require_role, reserved
 from dataapi.identity.policy import Grant, Operation, Policy, default_policy
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
 from dataapi.query.validate import BoolOp, Fields, Filter, OrderPath, Path, Pred
@@ -122,6 +122,7 @@ class Authorizer:
         grant = self.grant(row.model, op, row.at)
         for name in [*row.columns, *row.write_only]:
             self._field(grant.covers(name), row.model, name, "write", row.at + pointer(name))
+        self._username(row)
         for action in row.actions:
             self._field(grant.covers(action.rel.key), row.model, action.rel.key, "write", action.at)
             target = action.rel.target
@@ -143,6 +144,29 @@ class Authorizer:
                     self._detach(action.rel, action.at)
             elif isinstance(action, Through):
                 self.write("update", action.values)
+
+    def own_account(self, model: ModelInfo) -> Filter | None:
+        """Rows of `model` that are the caller's account or a role it holds (through a relationship
+        listed in the policy): deleting them would change the caller's own roles. None if none can be."""
+        mine = self.policy.spec.caller_model
+        if self.caller.user_id is None:
+            return None
+        if model.name == mine:
+            return Pred(Path((), model.pk, (), model), "==", self.caller.user_id, "")
+        for rel in model.relationships.values():
+            if rel.target.name == mine and f"{model.name}.{rel.key}" in self._forbidden_rels:
+                target = rel.target
+                return Pred(Path((rel,), target.pk, (), target), "==", self.caller.user_id, "")
+        return None
+
+    def _username(self, row: RowValues) -> None:
+        """Principal names (the scheduler's) are reserved: no user row may be named after one."""
+        if row.model.name == self.policy.spec.caller_model and reserved(row.columns.get(USERNAME)):
+            raise PolicyRefusal(
+                f"The username '{row.columns[USERNAME]}' is reserved.",
+                at=row.at + pointer(USERNAME),
+                detail=f"field={USERNAME} reserved",
+            )
 
     def _detach(self, rel: RelationshipInfo, at: str) -> None:
         """Detaching related rows deletes them (delete-orphan) or changes them (their foreign key)."""

@@ -1,7 +1,8 @@
 """Who is calling: the User row behind the token's claims, with its roles, in one statement.
 
-Found by `cognito_sub`, else by email (case-insensitive; then `cognito_sub` is filled in, and a
-password left from the Flask backend is erased: Cognito holds the user now). Claims
+Found by `cognito_sub`, else by email (case-insensitive, and only when the token says the address
+is verified; then `cognito_sub` is filled in, and a password left from the Flask backend is
+erased: Cognito holds the user now). Claims
 come from API Gateway's Cognito authorizer, every value a string. The scheduler is a principal of
 its own, with no row.
 """
@@ -38,6 +39,17 @@ class Caller:
 
 SCHEDULER = Caller(None, "scheduler", scheduler=True)
 
+USERNAME = "username"
+"""The caller model's column that names a user (and is stamped on audit columns)."""
+
+RESERVED_NAMES = frozenset((SCHEDULER.username,))
+"""Usernames no user may take: audit columns stamped with them must mean that principal."""
+
+
+def reserved(username: object) -> bool:
+    return isinstance(username, str) and username.strip().casefold() in RESERVED_NAMES
+
+
 _u, _r = User.__table__, Role.__table__
 _ROLES = func.coalesce(
     func.json_agg(
@@ -52,7 +64,9 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
     if not sub:
         raise Unauthenticated("Authentication required.", detail="NoSubject")
     match = _u.c.cognito_sub == sub
-    if email:
+    if (
+        email and str(claims.get("email_verified", "")).lower() == "true"
+    ):  # an unverified address proves nothing
         match = or_(match, func.lower(_u.c.email) == email.lower())
     query = (
         select(_u.c.id, _u.c.username, _u.c.email, _u.c.cognito_sub, _u.c.tokens_valid_after, _ROLES)

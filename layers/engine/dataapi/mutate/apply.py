@@ -12,6 +12,8 @@ from sqlalchemy.orm import MANYTOONE, ONETOMANY, Session
 
 from dataapi.errors import LimitExceeded, NotFound
 from dataapi.identity.policy import Operation
+from dataapi.mutate.bounds import precount
+from dataapi.mutate.serial import lock_link
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
 from dataapi.query.joins import Aliases
 from dataapi.query.validate import BoolOp
@@ -174,6 +176,8 @@ class Writer:
                 ids = list(self.session.scalars(ids_query))
             self._found(model, ids, at)
             return ids
+        if not first:
+            precount(self.session, ids_query, self.budget, at)
         if model.name not in self.hooks and all(self._set_based(a) for a in values.actions):
             return self._update_set_based(model, values, ids_query, at)
         objects = self.load(model, ids_query)
@@ -277,6 +281,8 @@ class Writer:
         pk = model.table.c[model.pk.key]
         hook = self.hooks.get(model.name)
         if also_do is not None or hook is not None:
+            if not first:
+                precount(self.session, ids_query, self.budget, at)
             objects = self.load(model, ids_query)
             self._found(model, [getattr(o, model.pk.key) for o in objects], at)
             for obj in objects:
@@ -385,6 +391,9 @@ class Writer:
         rows = self._linked.get(id(action))
         if rows is None:
             target = action.rel.target
+            if action.create_if_none is not None:  # one creator per filter at a time
+                filters = self.auth.restrict(target, "get", action.filters) if self.auth else action.filters
+                lock_link(self.session, target, filters)
             rows = self._prefetched.pop(id(action), None)
             if rows is None:
                 rows = self._lookup([action])[id(action)]
@@ -448,7 +457,8 @@ class Writer:
         self.prefetch(action.rows)
         created = [self.new(r, parent) for r in action.rows]
         if self.auth is not None:
-            self.auth.relationship(action.rel, obj, created, action.at)
+            replaced = [] if action.append or not action.rel.uselist else list(getattr(obj, action.rel.key))
+            self.auth.relationship(action.rel, obj, created + replaced, action.at)
         key = action.rel.key
         if not action.rel.uselist:
             setattr(obj, key, created[0])

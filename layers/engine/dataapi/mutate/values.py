@@ -7,12 +7,14 @@ ignored as docs/contract.md §4.4 says (clients resend `id`); every other unknow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from dataapi.errors import LimitExceeded, MalformedRequest, UnknownField, WrongValueType, pointer
 from dataapi.query.coerce import coerce
+from dataapi.query.limits import printable
 from dataapi.query.parse import parse_filters
 from dataapi.query.validate import BoolOp, validate_filters
 from dataapi.registry import ColumnInfo, ModelInfo, RelationshipInfo
@@ -170,93 +172,119 @@ def _require(row: RowValues) -> None:
 
 
 def _action(rel: RelationshipInfo, raw: Any, at: str, ctx: Context, depth: int) -> Action:
-    if not isinstance(raw, dict) or "action" not in raw:
+    kind = raw.get("action") if isinstance(raw, dict) else None
+    if kind is None:
         raise MalformedRequest(
             f'\'{rel.key}\' is a relationship: send {{"action": "link" | "unlink" | "create" | '
             '"create_through_rel", ...}.',
             at=at,
             detail=f"field={rel.key}",
         )
-    kind = raw["action"]
-    allowed = {
-        "link": {"action", "values"},
-        "unlink": {"action", "values"},
-        "create": {"action", "values", "sub_model_name", "append"},
-        "create_through_rel": {"action", "values"},
-    }
-    if kind not in allowed:
+    entry = _ACTIONS.get(kind) if isinstance(kind, str) else None
+    if entry is None:
+        shown = repr(kind) if isinstance(kind, str) else type(kind).__name__
         raise MalformedRequest(
-            f"Unknown action {kind!r} on '{rel.key}' (use link, unlink, create or create_through_rel).",
+            f"Unknown action {printable(shown)[:80]} on '{rel.key}' (use link, unlink, create or "
+            "create_through_rel).",
             at=at + "/action",
             detail=f"field={rel.key}",
         )
-    _only(raw, allowed[kind], at)
-    values = raw.get("values")
-    values_at = at + "/values"
+    keys, build = entry
+    _only(raw, keys, at)
+    return build(rel, raw, at, ctx, depth)
+
+
+def _link(rel: RelationshipInfo, raw: dict[str, Any], at: str, ctx: Context, depth: int) -> Action:
     target = rel.target
-    if kind == "link":
-        spec = _object(values, values_at, f"'values' of link on '{rel.key}'")
-        if set(spec) != {target.name}:
-            raise MalformedRequest(
-                f"'values' of link on '{rel.key}' takes one key, the related model '{target.name}'.",
-                at=values_at,
-                detail=f"field={rel.key}",
-            )
-        spec_at = values_at + pointer(target.name)
-        spec = _object(spec[target.name], spec_at, "The link")
-        _only(
-            spec,
-            {"query_filters", "link_type", "also_do", "action_if_none", "values_for_none_action"},
-            spec_at,
+    values_at = at + "/values"
+    spec = _object(raw.get("values"), values_at, f"'values' of link on '{rel.key}'")
+    if set(spec) != {target.name}:
+        raise MalformedRequest(
+            f"'values' of link on '{rel.key}' takes one key, the related model '{target.name}'.",
+            at=values_at,
+            detail=f"field={rel.key}",
         )
-        link_type = _choice(spec, "link_type", ("first_link", "all_link"), spec_at, required=True)
-        filters = _filters(spec.get("query_filters"), target, spec_at + "/query_filters", ctx)
-        also = spec.get("also_do")
-        also_do = (
-            validate_values(target, also, spec_at + "/also_do", ctx, creating=False, depth=depth + 1)
-            if also
-            else None
+    spec_at = values_at + pointer(target.name)
+    spec = _object(spec[target.name], spec_at, "The link")
+    _only(spec, _LINK_KEYS, spec_at)
+    link_type = _choice(spec, "link_type", ("first_link", "all_link"), spec_at, required=True)
+    filters = _filters(spec.get("query_filters"), target, spec_at + "/query_filters", ctx)
+    also = spec.get("also_do")
+    also_do = (
+        validate_values(target, also, spec_at + "/also_do", ctx, creating=False, depth=depth + 1)
+        if also
+        else None
+    )
+    return Link(
+        rel, filters, link_type == "first_link", also_do, _if_none(spec, target, spec_at, ctx, depth), at
+    )
+
+
+_LINK_KEYS = {"query_filters", "link_type", "also_do", "action_if_none", "values_for_none_action"}
+
+
+def _if_none(spec: dict[str, Any], target: ModelInfo, at: str, ctx: Context, depth: int) -> RowValues | None:
+    """The row a link creates when nothing matches ("action_if_none": "create_entry"), if asked."""
+    if _choice(spec, "action_if_none", ("create_entry",), at) is not None:
+        values = spec.get("values_for_none_action") or {}
+        where = at + "/values_for_none_action"
+        return validate_values(target, values, where, ctx, creating=True, depth=depth + 1)
+    if "values_for_none_action" in spec:
+        raise MalformedRequest(
+            '\'values_for_none_action\' needs "action_if_none": "create_entry".',
+            at=at + "/values_for_none_action",
         )
-        create_if_none = None
-        if _choice(spec, "action_if_none", ("create_entry",), spec_at) is not None:
-            create_if_none = validate_values(
-                target,
-                spec.get("values_for_none_action") or {},
-                spec_at + "/values_for_none_action",
-                ctx,
-                creating=True,
-                depth=depth + 1,
-            )
-        elif "values_for_none_action" in spec:
-            raise MalformedRequest(
-                '\'values_for_none_action\' needs "action_if_none": "create_entry".',
-                at=spec_at + "/values_for_none_action",
-            )
-        return Link(rel, filters, link_type == "first_link", also_do, create_if_none, at)
-    if kind == "unlink":
-        spec = _object(values, values_at, f"'values' of unlink on '{rel.key}'")
-        _only(spec, {"unlink_type", "query_filters", "query_matches"}, values_at)
-        unlink_type = _choice(spec, "unlink_type", ("unlink_matches", "unlink_all"), values_at, required=True)
-        if unlink_type == "unlink_all":
-            return Unlink(rel, None, False, at)
-        matches = _choice(spec, "query_matches", ("first_match", "all_matches"), values_at) or "all_matches"
-        filters = _filters(spec.get("query_filters"), target, values_at + "/query_filters", ctx)
-        return Unlink(rel, filters, matches == "first_match", at)
-    if kind == "create":
-        if raw.get("sub_model_name", target.name) != target.name:
-            raise MalformedRequest(
-                f"'{rel.key}' relates to {target.name}, not {raw['sub_model_name']!r}.",
-                at=at + "/sub_model_name",
-                detail=f"field={rel.key}",
-            )
-        append = raw.get("append", True)
-        if not isinstance(append, bool):
-            raise WrongValueType("'append' is true or false.", at=at + "/append", detail="field=append")
-        rows = validate_rows(target, values, values_at, ctx, creating=True, depth=depth + 1)
-        if not rel.uselist and len(rows) != 1:
-            raise MalformedRequest(f"'{rel.key}' holds one {target.name}: create one.", at=values_at)
-        return Create(rel, rows, append, at)
-    return Through(rel, validate_values(target, values, values_at, ctx, creating=False, depth=depth + 1), at)
+    return None
+
+
+def _unlink(rel: RelationshipInfo, raw: dict[str, Any], at: str, ctx: Context, depth: int) -> Action:
+    values_at = at + "/values"
+    spec = _object(raw.get("values"), values_at, f"'values' of unlink on '{rel.key}'")
+    _only(spec, {"unlink_type", "query_filters", "query_matches"}, values_at)
+    unlink_type = _choice(spec, "unlink_type", ("unlink_matches", "unlink_all"), values_at, required=True)
+    if unlink_type == "unlink_all":
+        return Unlink(rel, None, False, at)
+    matches = _choice(spec, "query_matches", ("first_match", "all_matches"), values_at) or "all_matches"
+    filters = _filters(spec.get("query_filters"), rel.target, values_at + "/query_filters", ctx)
+    return Unlink(rel, filters, matches == "first_match", at)
+
+
+def _create(rel: RelationshipInfo, raw: dict[str, Any], at: str, ctx: Context, depth: int) -> Action:
+    target = rel.target
+    values_at = at + "/values"
+    if raw.get("sub_model_name", target.name) != target.name:
+        shown = raw["sub_model_name"]
+        shown = printable(repr(shown))[:80] if isinstance(shown, str) else type(shown).__name__
+        raise MalformedRequest(
+            f"'{rel.key}' relates to {target.name}, not {shown}.",
+            at=at + "/sub_model_name",
+            detail=f"field={rel.key}",
+        )
+    append = raw.get("append", True)
+    if not isinstance(append, bool):
+        raise WrongValueType("'append' is true or false.", at=at + "/append", detail="field=append")
+    rows = validate_rows(target, raw.get("values"), values_at, ctx, creating=True, depth=depth + 1)
+    if not rel.uselist and len(rows) != 1:
+        raise MalformedRequest(f"'{rel.key}' holds one {target.name}: create one.", at=values_at)
+    return Create(rel, rows, append, at)
+
+
+def _through(rel: RelationshipInfo, raw: dict[str, Any], at: str, ctx: Context, depth: int) -> Action:
+    values = validate_values(
+        rel.target, raw.get("values"), at + "/values", ctx, creating=False, depth=depth + 1
+    )
+    return Through(rel, values, at)
+
+
+ActionParser = Callable[[RelationshipInfo, dict[str, Any], str, Context, int], Action]
+
+_ACTIONS: dict[str, tuple[set[str], ActionParser]] = {
+    "link": ({"action", "values"}, _link),
+    "unlink": ({"action", "values"}, _unlink),
+    "create": ({"action", "values", "sub_model_name", "append"}, _create),
+    "create_through_rel": ({"action", "values"}, _through),
+}
+"""Each action: the keys it takes, and the function that validates it."""
 
 
 def _object(value: Any, at: str, what: str) -> dict[str, Any]:

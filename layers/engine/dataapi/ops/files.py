@@ -18,7 +18,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dataapi.db.engine import transaction
-from dataapi.errors import BadRequest, MalformedRequest, NotConfigured, PolicyRefusal, Unavailable
+from dataapi.errors import (
+    BadGateway,
+    BadRequest,
+    MalformedRequest,
+    NotConfigured,
+    PolicyRefusal,
+    Unavailable,
+)
 from dataapi.identity.authorize import Authorizer, for_caller
 from dataapi.identity.policy import ALL, default_policy
 from dataapi.query.parse import parse_model
@@ -151,7 +158,7 @@ def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
         )
     unique = list(dict.fromkeys(keys))
     objects = {"Objects": [{"Key": k} for k in unique], "Quiet": True}
-    errors = files.client.delete_objects(Bucket=files.bucket, Delete=objects).get("Errors", [])
+    errors = _delete_objects(files, objects).get("Errors", [])
     if errors:  # S3 deletes are not transactional: say exactly which objects are still there
         failed = [e.get("Key", "?") for e in errors]
         logger.error("files not deleted", extra={"keys": failed, "codes": [e.get("Code") for e in errors]})
@@ -161,6 +168,39 @@ def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
             detail="DeleteObjectsErrors",
         )
     return Result(200, "Files deleted.", json.dumps(unique))
+
+
+_TRANSIENT = frozenset(("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"))
+
+
+def _delete_objects(files: Files, objects: dict[str, Any]) -> dict[str, Any]:
+    """S3's DeleteObjects; a refusal or an unreachable S3 names the service (503 when a retry may
+    help, 502 otherwise), chosen by error code and class, never by message text."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return files.client.delete_objects(Bucket=files.bucket, Delete=objects)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "") or "Unknown")
+        logger.exception("S3 refused the deletion", extra={"code": code})
+        if code in _TRANSIENT:
+            raise Unavailable(
+                "The file storage (S3) is busy; nothing was deleted, try again shortly.",
+                at="/urls",
+                detail=f"S3 {code}",
+            ) from None
+        raise BadGateway(
+            "The file storage (S3) refused the deletion; nothing was deleted.",
+            at="/urls",
+            detail=f"S3 {code}",
+        ) from None
+    except BotoCoreError as exc:
+        logger.exception("S3 not reachable")
+        raise Unavailable(
+            "The file storage (S3) cannot be reached; nothing was deleted, try again shortly.",
+            at="/urls",
+            detail=f"S3 {type(exc).__name__}",
+        ) from None
 
 
 def _keys(files: Files, value: Any) -> set[str | None]:

@@ -16,6 +16,7 @@ from dataapi.db.engine import run_in_transaction
 from dataapi.identity.authorize import Authorizer
 from dataapi.identity.caller import SCHEDULER
 from dataapi.identity.policy import default_policy
+from dataapi.query.limits import check_body
 from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import get_settings
@@ -27,6 +28,7 @@ def is_scheduled(event: Any) -> bool:
 
 
 def run(event: Any) -> dict[str, Any]:
+    check_body(event)  # EventBridge input is JSON too: the same text and nesting rules
     work = writes.plan_update(event, default_registry(), get_settings(), missing_ok=True)
 
     def as_scheduler(session: Session) -> Result:

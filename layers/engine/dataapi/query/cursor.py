@@ -9,6 +9,9 @@ from typing import Any
 
 from dataapi.errors import MalformedRequest
 
+MAX_LENGTH = 4096
+"""Longer than any cursor this API returns (sort values come from bounded columns)."""
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date | time):
@@ -26,10 +29,13 @@ def encode(order: list[str], values: list[Any]) -> str:
 def decode(token: str, order: list[str]) -> list[Any]:
     """The raw values of a cursor made for `order`; the caller converts them to column types."""
     try:
+        if len(token) > MAX_LENGTH:
+            raise ValueError("too long")
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         values = data["v"]
         ok = data["o"] == order and isinstance(values, list) and len(values) == len(order)
-    except (ValueError, TypeError, KeyError, binascii.Error):
+        ok = ok and all(v is None or isinstance(v, str | int | float) for v in values)
+    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error):
         ok = False
     if not ok:
         raise MalformedRequest(

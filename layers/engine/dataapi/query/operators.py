@@ -103,3 +103,6 @@ OPERATORS: dict[str, Operator] = {
     "not_null": Operator("none", ANY_KIND, lambda leaf, v: ~_is_null(leaf, v)),
 }
 """`or`, `and` and `not` are not here: they combine conditions and are parsed into groups."""
+
+COMBINERS = frozenset(("or", "and", "not"))
+"""Operations that combine conditions on one key (parsed into groups, not compiled as a leaf)."""

@@ -12,11 +12,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from dataapi.errors import BadOperator, MalformedRequest, pointer
-
-OPERATORS = frozenset(
-    ("==", "!=", ">", ">=", "<", "<=", "like", "ilike", "in", "notin", "range", "or", "and", "contains",
-     "contained_by", "has_key", "has_any", "has_all", "is_null", "not_null", "not")
-)  # fmt: skip
+from dataapi.query import limits
+from dataapi.query.operators import COMBINERS, OPERATORS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -114,6 +111,7 @@ def _merge_list(tree: dict[str, FieldNode], items: list[Any], at: str) -> None:
 
 
 def _merge_path(tree: dict[str, FieldNode], path: str, at: str) -> None:
+    limits.check_path(path, at)
     parts = path.split(".")
     if any(not p for p in parts):
         raise MalformedRequest(f"'{path}' is not a valid field path.", at=at, detail=f"field={path}")
@@ -165,7 +163,14 @@ Node = Cond | Group
 
 
 def parse_filters(raw: Any, at: str) -> Group:
-    """A filters map -> AND(plain conditions, OR(`or-` conditions)); `$or/$and/$not` nest maps."""
+    """A filters map -> AND(plain conditions, OR(`or-` conditions)); `$or/$and/$not` nest maps.
+    The tree is checked against the filter limits before anything else looks at it."""
+    group = _filter_map(raw, at)
+    limits.check_filters(group)
+    return group
+
+
+def _filter_map(raw: Any, at: str) -> Group:
     if not isinstance(raw, dict):
         raise MalformedRequest("Filters must be a JSON object.", at=at, detail="field=query_filters")
     plain: list[Node] = []
@@ -181,10 +186,10 @@ def parse_filters(raw: Any, at: str) -> Group:
                 )
             kind: Literal["or", "and"] = "or" if key == "$or" else "and"
             plain.append(
-                Group(kind, tuple(parse_filters(m, f"{key_at}/{i}") for i, m in enumerate(cond)), key_at)
+                Group(kind, tuple(_filter_map(m, f"{key_at}/{i}") for i, m in enumerate(cond)), key_at)
             )
         elif key == "$not":
-            plain.append(Group("not", (parse_filters(cond, key_at),), key_at))
+            plain.append(Group("not", (_filter_map(cond, key_at),), key_at))
         elif key.startswith("$"):
             raise MalformedRequest(
                 f"Unknown filter group '{key}' (use $or, $and or $not).", at=key_at, detail=f"field={key}"
@@ -210,9 +215,10 @@ def _condition(key: str, raw: Any, at: str) -> Node:
         )
     op = raw["operation"]
     op_at = at + "/operation"
-    if not isinstance(op, str) or op.lower() not in OPERATORS:
+    if not isinstance(op, str) or (op.lower() not in OPERATORS and op.lower() not in COMBINERS):
+        names = sorted([*OPERATORS, *COMBINERS])
         raise BadOperator(
-            f"Unknown operation {op!r} on '{key}'. Use one of: {', '.join(sorted(OPERATORS))}.",
+            f"Unknown operation {op!r} on '{key}'. Use one of: {', '.join(names)}.",
             at=op_at,
             detail=f"field={key} operation={op}",
         )

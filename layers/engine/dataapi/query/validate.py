@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from dataapi.errors import BadOperator, MalformedRequest, UnknownField, WrongValueType
+from dataapi.query import limits
 from dataapi.query.coerce import coerce
 from dataapi.query.operators import OPERATORS
 from dataapi.query.parse import Cond, FieldNode, Group
@@ -28,6 +29,7 @@ class Path:
 
 
 def resolve_path(model: ModelInfo, key: str, at: str) -> Path:
+    limits.check_path(key, at)
     parts = key.split(".")
     hops: list[RelationshipInfo] = []
     current = model
@@ -188,6 +190,12 @@ def validate_condition(cond: Cond, model: ModelInfo, now: datetime) -> Pred:
             detail=f"field={cond.key} operation={op}",
         )
     kind = col.kind
+    if value is None and spec.shape in ("one", "text"):
+        raise WrongValueType(
+            f"'{op}' on '{cond.key}' needs a value, not null (use is_null / not_null).",
+            at=value_at,
+            detail=f"field={cond.key} operation={op}",
+        )
     if kind not in spec.kinds:
         raise BadOperator(
             f"Operation '{op}' does not apply to '{cond.key}' ({kind}).",
@@ -222,4 +230,7 @@ def _convert(shape: str, col: ColumnInfo, value: Any, key: str, at: str, now: da
         raise WrongValueType(
             f"'range' on '{key}' takes {{\"start\": ..., \"end\": ...}}.", at=at, detail=f"field={key}"
         )
-    return (one(value.get("start"), at + "/start"), one(value.get("end"), at + "/end"))
+    bounds = (one(value.get("start"), at + "/start"), one(value.get("end"), at + "/end"))
+    if bounds == (None, None):
+        raise WrongValueType(f"'range' on '{key}' needs a start or an end.", at=at, detail=f"field={key}")
+    return bounds

@@ -1,0 +1,98 @@
+"""S3 faults during POST /api/delete-image-url answer in the envelope, naming the service.
+
+moto serves the bucket in-process; the fault is injected with botocore's own event hooks on the
+product's S3 client (`before-call`), so the product code runs unchanged up to the S3 call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from moto import mock_aws
+
+from dataapi.settings import get_settings
+from dataapi.storage import files as filesmod
+from dataapi.storage.files import Files
+from tests.adversarial.support import World, call
+
+BUCKET = "files-bucket"
+REGION = "eu-north-1"
+KEY = "items/2511-001/broken.jpg"
+
+
+@pytest.fixture
+def s3(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "FILES_BUCKET": BUCKET,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    filesmod._s3.cache_clear()
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        client.put_object(Bucket=BUCKET, Key=KEY, Body=b"jpeg", ContentType="image/jpeg")
+        yield client
+    get_settings.cache_clear()
+    filesmod._s3.cache_clear()
+
+
+def _fail_deletes_with(error: Exception) -> Any:
+    """Make the product's S3 client raise `error` on DeleteObjects (botocore's before-call hook)."""
+
+    def hook(**_: Any) -> None:
+        raise error
+
+    Files(get_settings()).client.meta.events.register("before-call.s3.DeleteObjects", hook)
+    return hook
+
+
+def _still_there(s3: Any) -> bool:
+    return s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "detail"),
+    [
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "x"}}, "DeleteObjects"),
+            502,
+            "S3 AccessDenied",
+        ),
+        (ClientError({"Error": {"Code": "SlowDown", "Message": "x"}}, "DeleteObjects"), 503, "S3 SlowDown"),
+        (
+            EndpointConnectionError(endpoint_url="https://s3.eu-north-1.amazonaws.com"),
+            503,
+            "S3 EndpointConnectionError",
+        ),
+    ],
+)
+def test_s3_faults_during_deletion_are_answered_in_the_envelope(
+    s3: Any, error: Exception, status: int, detail: str
+) -> None:
+    hook = _fail_deletes_with(error)
+    reply = call("delete_files", {"urls": [KEY]})
+    assert reply.status == status, reply.envelope
+    assert "S3" in reply.message
+    assert detail in reply.server_message
+    assert _still_there(s3)
+    Files(get_settings()).client.meta.events.unregister("before-call.s3.DeleteObjects", hook)
+    reply = call("delete_files", {"urls": [KEY]})
+    assert reply.status == 200, reply.envelope
+    assert reply.body == [KEY]
+    assert not _still_there(s3)
