@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dataapi.db import engine as dbmod
-from dataapi.db.engine import wire
+from dataapi.db import wire
 from dataapi.models import Dealer, Item, Role, User
 from dataapi.ops.items import get_items
 from dataapi.settings import get_settings

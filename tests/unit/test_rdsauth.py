@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from dataapi.db.engine import rdsauth
+from dataapi.db import rdsauth
 
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
 HOST = "dataapi-proxy.proxy-c0ffee.eu-north-1.rds.amazonaws.com"

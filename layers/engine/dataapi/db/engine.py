@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from dataapi.db.engine import rdsauth, wire
+from dataapi.db import rdsauth, wire
 from dataapi.db.sqlstate import RETRYABLE, sqlstate
 from dataapi.errors import ApiError, Unavailable
 from dataapi.settings import Settings, get_settings
