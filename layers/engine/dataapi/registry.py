@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -133,7 +134,7 @@ class Registry:
         }
         columns: dict[str, ColumnInfo] = {}
         for attr in mapper.column_attrs:
-            col = attr.columns[0]
+            col = cast(Column, attr.columns[0])
             columns[attr.key] = ColumnInfo(
                 key=attr.key,
                 column=col,
@@ -158,9 +159,9 @@ class Registry:
     def _relationship(self, model: ModelInfo, prop: RelationshipProperty) -> RelationshipInfo:
         if prop.secondary is not None:
             pairs = tuple(prop.synchronize_pairs)
-            secondary_pairs = tuple(prop.secondary_synchronize_pairs)
+            secondary_pairs = tuple(prop.secondary_synchronize_pairs or ())
         else:
-            pairs = tuple(prop.local_remote_pairs)
+            pairs = tuple(prop.local_remote_pairs or ())
             secondary_pairs = ()
         return RelationshipInfo(
             key=prop.key,

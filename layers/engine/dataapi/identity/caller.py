@@ -85,7 +85,7 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
         raise Forbidden("Your account is not known to this application.", detail="UnknownUser")
     user_id, username, user_email, known_sub, valid_after, roles = row
     if known_sub is None:
-        session.execute(update(_u).where(_u.c.id == user_id).values(cognito_sub=sub))
+        session.execute(update(User).where(User.id == user_id).values(cognito_sub=sub))
         forget_password(session, user_id)
     elif known_sub != sub:
         raise Forbidden("Your account is not known to this application.", detail="SubjectMismatch")

@@ -26,7 +26,7 @@ ALL = "*"
 class GrantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    fields: list[str] | Literal["*"] = ALL
+    fields: list[str] | Literal["*"] = "*"
     filter: list[str] | Literal["*"] | None = None  # defaults to `fields`
     rows: Literal["own"] | None = None
 
@@ -125,7 +125,7 @@ class Policy:
             raw = ops.get(op) if ops else None
             if raw is None:
                 continue
-            g = GrantSpec() if raw == ALL else raw
+            g = raw if isinstance(raw, GrantSpec) else GrantSpec()
             fields = _names(g.fields)
             found.append(Grant(fields, fields if g.filter is None else _names(g.filter), g.rows == "own"))
         if not found:

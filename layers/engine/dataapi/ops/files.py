@@ -220,7 +220,7 @@ def _may_change_owners(session: Session, files: Files, auth: Authorizer, key: st
             exact = column.contains(literal([key], JSONB)) if col.file.many else column == key
             text = cast(column, Text)
             loose = or_(text.contains(key, autoescape=True), text.contains("%", autoescape=True))
-            candidates = session.scalars(select(model.cls).where(or_(exact, loose)))
+            candidates: list[Any] = list(session.scalars(select(model.cls).where(or_(exact, loose))))
             owners = [o for o in candidates if key in _keys(files, getattr(o, col.key))]
             if not owners:
                 continue
@@ -228,8 +228,9 @@ def _may_change_owners(session: Session, files: Files, auth: Authorizer, key: st
             if grant is None or not grant.covers(col.key):
                 return False
             rule = auth.row_rule(model, "update")
-            if rule is not None and any(
-                getattr(o, rule.path.column.key) != auth.caller.user_id for o in owners
-            ):  # type: ignore[union-attr]
+            if rule is None:
+                continue
+            assert rule.path.column is not None  # a row rule compares a column of the row itself
+            if any(getattr(o, rule.path.column.key) != auth.caller.user_id for o in owners):
                 return False
     return True

@@ -36,6 +36,6 @@ def run(event: Any) -> dict[str, Any]:
 
     result = run_in_transaction(as_scheduler)
     summary = {"status": result.status, "message": result.message, "rows": result.rows}
-    count("ScheduledRowsUpdated", summary["rows"])
+    count("ScheduledRowsUpdated", result.rows)
     logger.info("scheduled run", extra={"run": summary})
     return summary

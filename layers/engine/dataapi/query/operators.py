@@ -15,7 +15,7 @@ Shape = Literal["one", "list", "range", "none", "text", "keys"]
 
 COMPARABLE = frozenset(("str", "int", "float", "decimal", "datetime", "date", "time", "uuid", "json"))
 ANY_KIND = COMPARABLE | {"bool", "other"}
-_JSON_NULL = literal_column("'null'::jsonb")
+_JSON_NULL: ColumnElement[Any] = literal_column("'null'::jsonb")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def _is_null(leaf: Leaf, _: Any) -> ColumnElement[bool]:
 
 def _in(leaf: Leaf, values: list[Any]) -> ColumnElement[bool]:
     present = [leaf.bind(v) for v in values if v is not None]
-    parts = [leaf.expr.in_(present)] if present else []
+    parts: list[ColumnElement[bool]] = [leaf.expr.in_(present)] if present else []
     if len(present) < len(values):  # SQL IN never matches NULL: a null in the list means IS NULL
         parts.append(_is_null(leaf, None))
     return or_(*parts) if parts else false()
