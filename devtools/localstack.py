@@ -205,6 +205,9 @@ def create_cognito(endpoint: str) -> dict[str, Any]:
         UserPoolId=pool["Id"],
         ClientName="dataapi-local-web",
         GenerateSecret=False,
+        # Cognito's ID tokens carry the attributes the client may read (all by default); moto's
+        # only those listed. The caller is matched by e-mail only when email_verified says so.
+        ReadAttributes=["email", "email_verified"],
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         PreventUserExistenceErrors="ENABLED",
         IdTokenValidity=int(client_props.get("IdTokenValidity", 8)),

@@ -167,6 +167,7 @@ def start_directory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
             UserPoolId=pool_id,
             ClientName="web",
             GenerateSecret=False,
+            ReadAttributes=["email", "email_verified"],  # as Cognito's ID tokens carry them
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]["ClientId"]
         monkeypatch.setenv("COGNITO_USER_POOL_ID", pool_id)
