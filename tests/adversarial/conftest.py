@@ -13,22 +13,12 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from dataapi.identity import cognito
 from dataapi.models import User
 from tests.adversarial.support import ANNA, World
 from tests.fixtures.seed import seed
+from tests.handler import support
 
-
-@pytest.fixture(autouse=True)
-def no_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No user pool or bucket, whatever the machine's environment says; a region as Lambda has."""
-    for name in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "FILES_BUCKET", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", "eu-north-1")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
-    cognito.client.cache_clear()
-    yield
-    cognito.client.cache_clear()
+no_aws = pytest.fixture(autouse=True, name="no_aws")(support.without_aws)
 
 
 @pytest.fixture

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 from sqlalchemy import Engine, text
 
-from tests.handler.conftest import FakeLambdaContext
+from tests.handler import support
+from tests.handler.support import Reply
 
-EVENTS = Path(__file__).parent.parent / "handler" / "events"
-ENVELOPE_KEYS = {"status", "message", "body", "server_message"}
-EXTRA_KEYS = {"request_id", "next_cursor", "count"}
 LEAKS = ("pg8000", "select ", "postgresql", "traceback", "sqlalchemy", "botocore")
 
-# route -> (function, event file whose path, headers and claims are used)
+# route -> (function, path)
 ROUTES: dict[str, tuple[str, str]] = {
-    "get_items": ("get_items", "policy_get_items"),
-    "create_items": ("create_items", "policy_create_items"),
-    "update_items": ("update_items", "policy_update_items"),
-    "delete_items": ("delete_items", "policy_delete_items"),
-    "me": ("session", "session_me"),
-    "login": ("session", "session_login"),
-    "logout": ("session", "session_logout"),
-    "presign": ("files", "files_presign"),
-    "delete_files": ("files", "files_delete_image_url"),
+    "get_items": ("get_items", "/api/schemes/get_items"),
+    "create_items": ("create_items", "/api/schemes/create_items"),
+    "update_items": ("update_items", "/api/schemes/update_items"),
+    "delete_items": ("delete_items", "/api/schemes/delete_items"),
+    "me": ("session", "/api"),
+    "login": ("session", "/api/login"),
+    "logout": ("session", "/api/logout"),
+    "presign": ("files", "/api/generate-presigned-url"),
+    "delete_files": ("files", "/api/delete-image-url"),
 }
-_TEMPLATES: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -60,56 +53,18 @@ def claims_of(who: Who, **changes: str) -> dict[str, str]:
     return claims
 
 
-def handler(route: str) -> Any:
-    return importlib.import_module(f"functions.{ROUTES[route][0]}.app").lambda_handler
-
-
 def event_for(route: str, body: Any, claims: dict[str, str] | None, *, raw: bool = False) -> dict[str, Any]:
-    name = ROUTES[route][1]
-    if name not in _TEMPLATES:
-        _TEMPLATES[name] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
-    event = copy.deepcopy(_TEMPLATES[name])
-    event["requestContext"]["requestId"] = str(uuid4())
-    event["requestContext"]["authorizer"] = {"claims": claims} if claims is not None else {}
-    event["body"] = body if raw else json.dumps(body)
-    event["isBase64Encoded"] = False
-    return event
-
-
-@dataclass
-class Reply:
-    status: int
-    envelope: dict[str, Any]
-
-    @property
-    def body(self) -> list[Any]:
-        return self.envelope["body"]
-
-    @property
-    def server_message(self) -> str:
-        return self.envelope["server_message"]
-
-    @property
-    def message(self) -> str:
-        return self.envelope["message"]
+    """The route's event; `raw`: `body` is the request text as sent (JSON text otherwise, ASCII-escaped)."""
+    return support.event(ROUTES[route][1], body if raw else json.dumps(body), claims=claims)
 
 
 def invoke(route: str, event: dict[str, Any]) -> Reply:
-    """The handler's answer, checked: the envelope, status = statusCode, no internals leaked."""
-    response = handler(route)(event, FakeLambdaContext())
-    assert isinstance(response, dict)
-    envelope = json.loads(response["body"])
-    assert isinstance(envelope, dict)
-    assert response["statusCode"] == envelope["status"]
-    assert ENVELOPE_KEYS <= set(envelope) <= ENVELOPE_KEYS | EXTRA_KEYS, sorted(envelope)
-    assert isinstance(envelope["message"], str) and envelope["message"].strip()
-    assert isinstance(envelope["body"], list)
-    assert envelope["request_id"] == event["requestContext"]["requestId"]
-    if envelope["status"] >= 400:
-        assert envelope["body"] == [] and envelope["server_message"], envelope
-        shown = (envelope["message"] + " " + envelope["server_message"]).lower()
-        assert not any(leak in shown for leak in LEAKS), envelope
-    return Reply(response["statusCode"], envelope)
+    """The handler's answer, checked as every answer is (tests/handler/support.py), and no internals leaked."""
+    reply = support.invoke(ROUTES[route][0], event)
+    if reply.status >= 400:
+        shown = (reply.message + " " + reply.server_message).lower()
+        assert not any(leak in shown for leak in LEAKS), reply.envelope
+    return reply
 
 
 def call(route: str, body: Any, who: Who = ADMIN, *, raw: bool = False, **claims: str) -> Reply:

@@ -22,7 +22,7 @@ from tests.adversarial.support import World, call
 
 BUCKET = "files-bucket"
 REGION = "eu-north-1"
-KEY = "items/2511-001/broken.jpg"
+KEY = "PurchaseAppReact/2511-001/broken.jpg"
 
 
 @pytest.fixture

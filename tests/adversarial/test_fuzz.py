@@ -330,7 +330,9 @@ def _session_and_files() -> st.SearchStrategy[tuple[str, Any]]:
                 st.fixed_dictionaries(
                     {
                         "fileName": rarely(st.text(max_size=8), HOSTILE),
-                        "filePath": rarely(st.sampled_from(["items/", "users/x"]), HOSTILE),
+                        "filePath": rarely(
+                            st.sampled_from(["PurchaseAppReact/", "profiles_pictures/x"]), HOSTILE
+                        ),
                         "fileType": rarely(st.just("image/jpeg"), HOSTILE),
                     }
                 ),
@@ -342,7 +344,12 @@ def _session_and_files() -> st.SearchStrategy[tuple[str, Any]]:
             st.fixed_dictionaries(
                 {
                     "urls": st.lists(
-                        rarely(st.sampled_from(["items/a.jpg", "s3://files-bucket/items/b.png"]), HOSTILE),
+                        rarely(
+                            st.sampled_from(
+                                ["PurchaseAppReact/a.jpg", "s3://files-bucket/PurchaseAppReact/b.png"]
+                            ),
+                            HOSTILE,
+                        ),
                         max_size=3,
                     )
                 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -202,3 +202,17 @@ def invoke(function: str, sent: dict[str, Any], *, extras: Collection[str] = EXT
     assert envelope["request_id"] == sent["requestContext"]["requestId"]
     assert headers.get("x-request-id") == envelope["request_id"]
     return Reply(response["statusCode"], envelope, headers)
+
+
+def without_aws(monkeypatch: Any) -> Iterator[None]:
+    """No user pool or bucket, whatever the machine's environment says; a region as Lambda has one.
+    For an autouse fixture: `pytest.fixture(autouse=True, name=...)(support.without_aws)`."""
+    from dataapi.identity import cognito
+
+    for name in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "FILES_BUCKET", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-north-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    cognito.client.cache_clear()
+    yield
+    cognito.client.cache_clear()

@@ -8,22 +8,12 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from dataapi.identity import cognito
 from dataapi.models import Role, User
 from tests.fixtures.seed import seed
+from tests.handler import support
 from tests.handler.policy.harness import ANNA, ERIK, NORA, OLLE, PEOPLE, VERA, World
 
-
-@pytest.fixture(autouse=True)
-def no_cognito(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No user pool, whatever the machine's environment says; a region as Lambda always has one."""
-    for name in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "FILES_BUCKET", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", "eu-north-1")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
-    cognito.client.cache_clear()
-    yield
-    cognito.client.cache_clear()
+no_cognito = pytest.fixture(autouse=True, name="no_cognito")(support.without_aws)
 
 
 @pytest.fixture
