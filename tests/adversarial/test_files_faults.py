@@ -6,7 +6,6 @@ product's S3 client (`before-call`), so the product code runs unchanged up to th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from dataapi.settings import get_settings
 from dataapi.storage import files as filesmod
 from dataapi.storage.files import Files
 from tests.adversarial.support import World, call
+from tests.handler import support
 
 BUCKET = "files-bucket"
 REGION = "eu-north-1"
@@ -27,20 +27,7 @@ KEY = "PurchaseAppReact/2511-001/broken.jpg"
 
 @pytest.fixture
 def s3(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "FILES_BUCKET": BUCKET,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
+    support.offline_aws(monkeypatch, BUCKET, REGION)
     get_settings.cache_clear()
     filesmod._s3.cache_clear()
     with mock_aws():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -216,3 +217,23 @@ def without_aws(monkeypatch: Any) -> Iterator[None]:
     cognito.client.cache_clear()
     yield
     cognito.client.cache_clear()
+
+
+def offline_aws(monkeypatch: Any, bucket: str, region: str, *unset: str) -> None:
+    """Dummy credentials from the environment only (no profile, no instance metadata) and no
+    endpoint, so boto3 reaches moto's in-process mock with AWS's URL forms; FILES_BUCKET names
+    `bucket`. `unset`: more variables to remove."""
+    for name, value in {
+        "FILES_BUCKET": bucket,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", *unset):
+        monkeypatch.delenv(name, raising=False)

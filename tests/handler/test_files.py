@@ -11,7 +11,6 @@ a presigned URL: what each URL signs is tested in tests/unit/test_files.py; here
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,26 +108,7 @@ def _reset_caches() -> None:
 def s3(db: Db, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto bucket named by FILES_BUCKET, dummy credentials, no endpoint (AWS URL forms); the
     test's own S3 client (its calls are not the product's)."""
-    for name, value in {
-        "FILES_BUCKET": BUCKET,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "GET_URL_SECONDS",
-        "PUT_URL_SECONDS",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    support.offline_aws(monkeypatch, BUCKET, REGION, "GET_URL_SECONDS", "PUT_URL_SECONDS")
     _reset_caches()
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)

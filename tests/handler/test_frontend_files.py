@@ -10,7 +10,6 @@ URLs in the global and the regional form.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +26,7 @@ from dataapi.registry import default_registry
 from dataapi.settings import get_settings
 from dataapi.storage import files as filesmod
 from dataapi.storage.files import object_key
+from tests.handler import support
 from tests.handler.conftest import Db
 from tests.handler.test_files import ADMIN, Person, Reply, invoke, load_event
 
@@ -47,21 +47,7 @@ def bucket(request: pytest.FixtureRequest, db: Db, monkeypatch: pytest.MonkeyPat
     """A moto bucket named by FILES_BUCKET (a stack's own, or the old backend's as
     ExistingBucketName names it), the default prefixes, AWS URL forms (no endpoint)."""
     name: str = request.param
-    env = {
-        "FILES_BUCKET": name,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "FILE_PREFIXES"):
-        monkeypatch.delenv(key, raising=False)
+    support.offline_aws(monkeypatch, name, REGION, "FILE_PREFIXES")
     _reset()
     buyer = Role(role="Buyer", key="buyer")
     db.add(
