@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from dataapi.errors import WrongValueType
 from dataapi.query.validate import Fields
 from dataapi.registry import ColumnInfo, Registry
-from dataapi.settings import Settings, get_settings
+from dataapi.settings import Settings
 from dataapi.telemetry import logger
 
 _VIRTUAL = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com$")
@@ -181,7 +181,3 @@ def _s3(region: str, endpoint: str | None) -> Any:
         endpoint_url=endpoint,
         config=Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "virtual"}),
     )
-
-
-def default_files() -> Files:
-    return Files(get_settings())
