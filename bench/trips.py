@@ -119,7 +119,22 @@ def get_rows(engine: Any, hand: ByHand, runs: int) -> list[tuple[str, str, str]]
                 target,
             )
         )
+    rows.append(_changed_caller_row(engine, handler))
     return rows
+
+
+def _changed_caller_row(engine: Any, handler: Any) -> tuple[str, str, str]:
+    """The read right after a change to users: the remembered caller is stale, the page dropped."""
+    from sqlalchemy import text
+
+    body = {"model_name": "Item", "requested_data": TO_ONE, "per_page": 10}
+    invoke(handler, GET, body)
+    with engine.begin() as conn:
+        conn.execute(text('UPDATE "User" SET phone = phone'))
+    with Statements(engine) as counted, TRIPS.measure() as trips:
+        invoke(handler, GET, body)
+    name = "get_items page 10 right after a change to users"
+    return (name, f"{trips[0]} round trips, {len(counted.seen)} statements (page dropped, caller, page)", "")
 
 
 def _update_body(item: int, dealer: int, state: str = "Sold") -> dict[str, Any]:

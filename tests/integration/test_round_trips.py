@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dataapi.db import engine as dbmod
 from dataapi.db import wire
+from dataapi.identity.remembered import CALLERS
 from dataapi.models import Dealer, Item, Role, User
 from dataapi.ops.items import get_items
 from dataapi.settings import get_settings
@@ -72,17 +73,34 @@ def read(per_page: int) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("per_page", [1, 10])
-def test_a_warm_get_items_is_two_round_trips(trips: Trips, per_page: int) -> None:
-    """GIVEN a warm container (its connection open)
+def test_a_warm_get_items_is_one_round_trip(trips: Trips, per_page: int) -> None:
+    """GIVEN a warm container (its connection open, the caller remembered)
     WHEN get_items reads a page with a to-one relationship
-    THEN it takes 2 round trips: BEGIN (with the statement timeout) and the caller; the data and COMMIT."""
+    THEN it takes 1 round trip: BEGIN (with the statement timeout and the identity generation),
+    the data and COMMIT in one flush."""
     read(per_page)
     before = trips.count
 
     rows = read(per_page)
 
     assert len(rows) == per_page and rows[0]["dealer"] == {"dealer_name": "Dealer A"}
-    assert trips.count - before == 2
+    assert trips.count - before == 1
+
+
+def test_a_caller_not_remembered_or_changed_costs_one_more_trip(trips: Trips) -> None:
+    """GIVEN a warm connection WHEN a new caller reads, or a remembered one changed since
+    THEN the caller is loaded first: 2 trips; after a change the dropped page is one more."""
+    read(1)
+    CALLERS.forget(CLAIMS)
+    start = trips.count
+    read(1)
+    assert trips.count - start == 2
+
+    with dbmod.transaction() as session:
+        session.execute(text('UPDATE "User" SET phone = :p'), {"p": "+46 8 000"})
+    start = trips.count
+    read(1)
+    assert trips.count - start == 3
 
 
 def test_a_new_connection_is_not_pinged_and_an_idle_one_is(

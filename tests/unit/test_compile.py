@@ -114,7 +114,7 @@ def test_json_operators():
     where, _ = where_of({"query_filters": {"properties": {"operation": "has_all", "value": "a"}}})
     assert "?&" in where
     where, _ = where_of({"query_filters": {"properties": {"operation": "has_key", "value": "a"}}})
-    assert where == "t0.properties ? %(properties_1)s"
+    assert where == "t0.properties ? %(param_1)s"
     where, _ = where_of({"query_filters": {"images": {"operation": "contained_by", "value": ["a", "b"]}}})
     assert where == "t0.images <@ %(param_1)s::JSONB"
 

@@ -12,16 +12,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Dialect, FromClause, Text, cast, select
 from sqlalchemy.orm import Session
 
 from dataapi.db.engine import commit_with_next
 from dataapi.errors import LimitExceeded
-from dataapi.query import cursor, limits
+from dataapi.query import cursor, limits, shapes
 from dataapi.query.execute import fetch
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
-from dataapi.query.select import ReadPlan, check_cursor_mode, cursor_values, order_keys, plan_read, project
+from dataapi.query.select import (
+    OrderKey,
+    ReadPlan,
+    check_cursor_mode,
+    cursor_values,
+    order_keys,
+    plan_read,
+    project,
+)
 from dataapi.query.serialize import guard_size, rows_json
 from dataapi.query.validate import (
     BoolOp,
@@ -87,7 +95,7 @@ def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None 
             if auth is None
             else auth.authorize_read(valid.model, valid.fields, valid.filters, valid.order)
         )
-        prepared = compile_read(valid, filters)
+        prepared = compile_read(valid, filters, session.get_bind().dialect)
         if last and prepared.plan.count is None:  # with a count, the page is not the last statement
             commit_with_next(session)
         return run(session, prepared, settings)
@@ -108,9 +116,22 @@ class PreparedRead:
     per_page: int
     specs: list[str]
     fields: Fields
+    params: dict[str, Any] | None = None  # values bound to a shape's statement (query.shapes)
+    count_params: dict[str, Any] | None = None
 
 
-def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    plan: ReadPlan
+    binds: shapes.Binds | None  # None: this shape's values cannot be rebound; build it whole
+    count_binds: shapes.Binds | None
+
+
+_SHAPES = shapes.Shapes()
+
+
+def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | None = None) -> PreparedRead:
+    """With a dialect, the statement of the read's shape is built once and reused."""
     req, model = valid.request, valid.model
     aliases = Aliases()
     root = aliases(model.table)
@@ -123,9 +144,54 @@ def compile_read(valid: ValidRead, filters: BoolOp | None) -> PreparedRead:
         after = cursor_values(keys, [req.cursor], valid.now)  # the id column's type and range
     elif isinstance(req.cursor, str):
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
-    where = compile_where(filters, root, aliases) if filters is not None and filters.children else None
-    read_plan = plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, req.count)
+    shape = shapes.abstract(filters, after) if dialect is not None else None
+    if shape is not None and dialect is not None:
+        key = (shapes.fields_key(valid.fields), tuple(specs), valid.per_page, req.count, shape.key)
+        built: _Shape = _SHAPES.get(model, key, lambda: _build(valid, shape, keys, root, aliases, dialect))
+        if built.binds is not None:
+            count = None if built.count_binds is None else shapes.params(built.count_binds, shape.values)
+            return PreparedRead(
+                built.plan,
+                valid.per_page,
+                specs,
+                valid.fields,
+                shapes.params(built.binds, shape.values),
+                count,
+            )
+    read_plan = _plan(valid, filters, keys, after, root, aliases)
     return PreparedRead(read_plan, valid.per_page, specs, valid.fields)
+
+
+def _plan(
+    valid: ValidRead,
+    filters: BoolOp | None,
+    keys: list[OrderKey],
+    after: list[Any] | None,
+    root: FromClause,
+    aliases: Aliases,
+) -> ReadPlan:
+    where = compile_where(filters, root, aliases) if filters is not None and filters.children else None
+    return plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, valid.request.count)
+
+
+def _build(
+    valid: ValidRead,
+    shape: shapes.Abstract,
+    keys: list[OrderKey],
+    root: FromClause,
+    aliases: Aliases,
+    dialect: Dialect,
+) -> _Shape:
+    plan = _plan(valid, shape.filters, keys, shape.after, root, aliases)
+    n = len(shape.values)
+    binds = shapes.binds(plan.statement, dialect, n)
+    count_binds = None
+    if plan.count is not None:
+        count_slots = len(shape.values) - (0 if shape.after is None else len(shape.after))
+        count_binds = shapes.binds(plan.count, dialect, count_slots)
+        if count_binds is None:
+            binds = None
+    return _Shape(plan, binds, count_binds)
 
 
 def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
@@ -135,7 +201,7 @@ def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> 
 
 
 def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
-    page = fetch(session, prepared.plan)
+    page = fetch(session, prepared.plan, prepared.params, prepared.count_params)
     count("RowsRead", len(page.rows))
     body = rows_json(Files(settings).sign_rows(page.rows, prepared.fields))
     guard_size(body, settings.max_response_bytes)

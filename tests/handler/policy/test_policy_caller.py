@@ -16,6 +16,7 @@ from tests.handler.policy.harness import (
     ADMIN,
     ANNA,
     CELLS,
+    ERIK,
     NORA,
     OLLE,
     ROUTE_OF_OP,
@@ -222,3 +223,69 @@ def test_who_am_i_shaped_by_requested_data_respects_the_grants(
         }
         if "id" in reply.body[0]:
             assert reply.body[0]["id"] == who.id
+
+
+# ---- the remembered caller (dataapi.identity.remembered) ------------------------------------------
+# A container remembers the callers it loaded; every read checks the identity generation in the
+# query that begins its transaction. Each change below must take effect at the very next read.
+
+
+def _remembered(who: Who) -> None:
+    """GIVEN `who` read once: the container remembers them."""
+    assert succeeds("get_items", read("Item", query_filters={"id": 1}), who).body == [{"id": 1}]
+
+
+def test_a_sign_out_after_the_caller_was_remembered_ends_the_next_read(world: World) -> None:
+    _remembered(ANNA)
+    _signed_out(world, ANNA, datetime(2025, 12, 5, 14, 0, tzinfo=UTC))
+
+    forbidden(call("get_items", read("Item", query_filters={"id": 1}), ANNA), "TokenSignedOut")
+
+
+def test_a_role_taken_away_after_the_caller_was_remembered_refuses_the_next_read(world: World) -> None:
+    _remembered(ANNA)
+    with world.engine.begin() as conn:
+        conn.execute(text("DELETE FROM user_roles WHERE user_id = :i"), {"i": ANNA.id})
+
+    no_role(call("get_items", read("Item", query_filters={"id": 1}), ANNA))
+
+
+def test_a_role_given_after_a_refusal_allows_the_next_read(world: World) -> None:
+    no_role(call("get_items", read("Item", query_filters={"id": 1}), NORA))
+    with world.engine.begin() as conn:
+        conn.execute(text("""INSERT INTO user_roles (user_id, role_id) SELECT :i, id FROM "Role" WHERE role = 'Buyer'"""),
+                     {"i": NORA.id})  # fmt: skip
+
+    assert succeeds("get_items", read("Item", query_filters={"id": 1}), NORA).body == [{"id": 1}]
+
+
+def test_a_refusal_of_a_remembered_caller_is_confirmed_on_a_fresh_load(world: World) -> None:
+    """GIVEN anna remembered as a Buyer, refused Role.key WHEN her role row becomes Admin
+    THEN the same read succeeds: a refusal is never decided on a remembered caller alone."""
+    _remembered(ANNA)
+    forbidden(call("get_items", read("Role", ["key"]), ANNA))
+    with world.engine.begin() as conn:
+        conn.execute(text("""UPDATE "Role" SET role = 'Admin-2' WHERE role = 'Admin'"""))
+        conn.execute(text("""UPDATE "Role" SET role = 'Admin' WHERE role = 'Buyer'"""))
+
+    assert succeeds("get_items", read("Role", ["key"]), ANNA).status == 200
+
+
+def test_a_deleted_user_is_unknown_at_the_next_read(world: World) -> None:
+    _remembered(ERIK)
+    with world.engine.begin() as conn:
+        conn.execute(text("DELETE FROM user_roles WHERE user_id = :i"), {"i": ERIK.id})
+        conn.execute(text('DELETE FROM "User" WHERE id = :i'), {"i": ERIK.id})
+
+    forbidden(call("get_items", read("Item"), ERIK), "UnknownUser")
+
+
+def test_the_generation_changes_with_users_and_rolls_back_with_them(world: World) -> None:
+    """The generation is transactional: an aborted change to users costs no reload."""
+    generation = "SELECT token FROM dataapi.identity_generation"
+    with world.engine.connect() as conn:
+        before = conn.scalar(text(generation))
+        conn.execute(text("""UPDATE "User" SET phone = 'x' WHERE id = :i"""), {"i": ANNA.id})
+        assert conn.scalar(text(generation)) != before
+        conn.rollback()
+        assert conn.scalar(text(generation)) == before

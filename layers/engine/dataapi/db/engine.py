@@ -24,6 +24,7 @@ from dataapi.errors import ApiError, Unavailable
 from dataapi.settings import Settings, get_settings
 from dataapi.telemetry import count
 
+_BEGIN_ROW = "dataapi_begin_row"
 EXTERNAL_CALL = "external_call_made"
 """Set in `session.info` once a call outside the database (Cognito) was made: no retry after it."""
 
@@ -60,16 +61,30 @@ def _create(settings: Settings) -> Engine:
     return engine
 
 
-def _begin_with_timeout(session: Session) -> None:
+def _begin_with_timeout(session: Session, also: str) -> None:
     """The request's transaction begins with its statement timeout (read from the settings each
     time), in the query that sends BEGIN with the first statement: no statement of its own.
-    Other users of the engine (migrations) begin without one."""
+    `also`, an SQL expression, is selected by that query too (see `begin_value`). Other users of
+    the engine (migrations) begin without either."""
     dbapi_connection = session.connection().connection.dbapi_connection
     ms = int(get_settings().statement_timeout_ms)
+    select = f"SELECT set_config('statement_timeout', '{ms}', true)" + (f", {also}" if also else "")
     if isinstance(dbapi_connection, wire.Connection):
-        dbapi_connection.begin_sql = f"{wire.BEGIN}; SELECT set_config('statement_timeout', '{ms}', true)"
+        dbapi_connection.begin_sql = f"{wire.BEGIN}; {select}"
     else:
-        session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})
+        session.info[_BEGIN_ROW] = session.execute(text(select)).one()
+
+
+def begin_value(session: Session) -> Any:
+    """The value of `transaction(also=...)`'s expression, as the query that began the transaction
+    answered it (it is sent with the first statement: ask after that statement ran)."""
+    row = session.info.get(_BEGIN_ROW)
+    if row is None:
+        rows = session.connection().connection.dbapi_connection.begin_rows  # type: ignore[union-attr]
+        if not rows:
+            raise RuntimeError("the transaction has not begun: no statement ran yet")
+        row = rows[0]
+    return row[1]
 
 
 def _socket_timeout(seconds: float) -> Any:
@@ -142,8 +157,9 @@ def dispose_engine() -> None:
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on any exception."""
+def transaction(also: str = "") -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any exception.
+    `also`: an SQL expression the transaction's first query selects (`begin_value`)."""
     global _statements
     _statements = 0
     try:
@@ -151,7 +167,7 @@ def transaction() -> Iterator[Session]:
             connection: Connection | None = None
             try:
                 connection = session.connection()
-                _begin_with_timeout(session)
+                _begin_with_timeout(session, also)
                 yield session
             except BaseException as exc:
                 if connection is not None:

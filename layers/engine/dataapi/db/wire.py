@@ -11,7 +11,8 @@ pg8000's DB-API connection with three methods overridden, nothing else:
   ReadyForQuery closes the statement either way).
 - The BEGIN pg8000 sends before the first statement of a transaction is held back and written in
   front of that statement, in the same flush. It is `begin_sql`, which may carry more statements for
-  the start of every transaction (dataapi.db.engine folds the statement timeout into it).
+  the start of every transaction (dataapi.db.engine folds the statement timeout into it); the rows
+  its last SELECT answered are `begin_rows` once the first statement ran.
 - `commit` and `rollback` are simple queries: one exchange each. After `commit_with_next()` the
   COMMIT goes out in the same flush as the next statement instead (a read's last statement).
 - Its cursors convert a statement's positional placeholders (`%s` to `$1`, a scan of every
@@ -91,6 +92,7 @@ class Cursor(dbapi.Cursor):
 
 class Connection(dbapi.Connection):
     begin_sql = BEGIN
+    begin_rows: list[Any] | None = None
     _begin_held = False
     _commit_next = False
 
@@ -108,7 +110,9 @@ class Connection(dbapi.Connection):
             return None
         self._begin_held = False
         self.send_QUERY(self.begin_sql)
-        return Context(self.begin_sql)
+        context = Context(self.begin_sql)
+        self.begin_rows = context.rows = []  # filled as the answer is read
+        return context
 
     def _send_commit_if_asked(self) -> Context | None:
         if not self._commit_next:
@@ -140,6 +144,7 @@ class Connection(dbapi.Connection):
     def execute_simple(self, statement: str) -> Context:
         if statement == BEGIN and not self._in_transaction:
             self._begin_held = True
+            self.begin_rows = None
             return Context(statement)
         begin = self._send_held_begin()
         context = Context(statement)

@@ -9,7 +9,7 @@ its own, with no row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ class Caller:
     email: str | None = None
     roles: tuple[dict[str, Any], ...] = ()
     scheduler: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    tokens_valid_after: datetime | None = None  # tokens issued before were signed out
 
     @property
     def principals(self) -> tuple[str, ...]:
@@ -89,9 +89,16 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
         forget_password(session, user_id)
     elif known_sub != sub:
         raise Forbidden("Your account is not known to this application.", detail="SubjectMismatch")
+    caller = Caller(user_id, username, user_email, tuple(roles), tokens_valid_after=valid_after)
+    check_token(caller, claims)
+    return caller
+
+
+def check_token(caller: Caller, claims: dict[str, str]) -> None:
+    """A token issued before the caller signed out (or was signed out) is refused."""
+    valid_after = caller.tokens_valid_after
     if valid_after is not None and _issued_at(claims) < int(valid_after.timestamp()):
         raise Forbidden("Your session has ended. Please log in again.", detail="TokenSignedOut")
-    return Caller(user_id, username, user_email, tuple(roles))
 
 
 def require_role(caller: Caller) -> None:

@@ -1,22 +1,27 @@
 """The item routes as handlers call them: the request planned (validated) first, then, in the
 request's one transaction, the caller loaded and the planned work run under the caller's policy.
+A read runs as the caller the container remembers, when it still is that caller
+(dataapi.identity.remembered).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy.orm import Session
-
-from dataapi import reads, writes
-from dataapi.db.engine import transaction
-from dataapi.identity.authorize import for_caller
-from dataapi.identity.directory import CognitoUsers, with_directory
+from dataapi import reads
+from dataapi.db.engine import begin_value, transaction
+from dataapi.errors import Forbidden, PolicyRefusal
+from dataapi.identity.authorize import Authorizer, for_caller
 from dataapi.identity.policy import default_policy
-from dataapi.registry import Registry, default_registry
+from dataapi.identity.remembered import CALLERS, GENERATION
+from dataapi.registry import default_registry
 from dataapi.result import Result
-from dataapi.settings import Settings, get_settings
+from dataapi.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dataapi.identity.directory import CognitoUsers
 
 Claims = dict[str, str]
 
@@ -25,27 +30,51 @@ default_policy().check(default_registry())  # a policy naming unknown models or 
 
 def get_items(raw: Any, claims: Claims) -> Result:
     work = reads.plan(raw, default_registry(), get_settings())
-    with transaction() as session:
-        return work(session, for_caller(session, claims), True)
+    result = _as_remembered(work, claims)
+    if result is not None:
+        return result
+    with transaction(also=GENERATION) as session:
+        auth = for_caller(session, claims)
+        CALLERS.remember(claims, auth.caller, begin_value(session))
+        return work(session, auth, True)
 
 
-Plan = Callable[[Any, Registry, Settings], writes.Work]
+def _as_remembered(work: reads.ReadWork, claims: Claims) -> Result | None:
+    """The page read as the remembered caller; None when there is none, when the caller changed
+    since (the page is dropped), or when it was refused: only a loaded caller is ever refused."""
+    try:
+        remembered = CALLERS.get(claims)
+        if remembered is None:
+            return None
+        with transaction(also=GENERATION) as session:
+            result = work(session, Authorizer(default_policy(), remembered.caller), True)
+            if begin_value(session) == remembered.generation:
+                return result
+    except (Forbidden, PolicyRefusal):
+        return None
+    CALLERS.forget(claims)
+    return None
 
 
 def create_items(raw: Any, claims: Claims) -> Result:
-    return _write(writes.plan_create, raw, claims)
+    return _write("create", raw, claims)
 
 
 def update_items(raw: Any, claims: Claims) -> Result:
-    return _write(writes.plan_update, raw, claims)
+    return _write("update", raw, claims)
 
 
 def delete_items(raw: Any, claims: Claims) -> Result:
-    return _write(writes.plan_delete, raw, claims)
+    return _write("delete", raw, claims)
 
 
-def _write(plan: Plan, raw: Any, claims: Claims) -> Result:
-    work = plan(raw, default_registry(), get_settings())
+def _write(operation: Literal["create", "update", "delete"], raw: Any, claims: Claims) -> Result:
+    # Imported here, not with the module: get_items's cold start does without the write engine.
+    from dataapi import writes
+    from dataapi.identity.directory import with_directory
+
+    plan = {"create": writes.plan_create, "update": writes.plan_update, "delete": writes.plan_delete}
+    work = plan[operation](raw, default_registry(), get_settings())
 
     def as_caller(session: Session, users: CognitoUsers) -> Result:
         auth = for_caller(session, claims)

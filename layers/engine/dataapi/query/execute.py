@@ -15,9 +15,16 @@ class Page:
     count: int | None
 
 
-def fetch(session: Session, plan: ReadPlan) -> Page:
-    result = session.execute(plan.statement).all()
+def fetch(
+    session: Session,
+    plan: ReadPlan,
+    params: dict[str, Any] | None = None,
+    count_params: dict[str, Any] | None = None,
+) -> Page:
+    """`params`: values for a statement built once per shape (dataapi.query.shapes)."""
+    connection = session.connection()  # a Core statement: the ORM's execute path adds nothing
+    result = connection.execute(plan.statement, params).all()
     rows = [r[0] for r in result]
     last = list(result[-1][1:]) if result else None
-    count = session.execute(plan.count).scalar_one() if plan.count is not None else None
+    count = connection.execute(plan.count, count_params).scalar_one() if plan.count is not None else None
     return Page(rows, last, count)

@@ -1,7 +1,8 @@
 """The operator table: one entry per filter operation, shared by reads and writes.
 
 Each entry says which value shape it takes (checked and converted before SQL), which field kinds
-it applies to, and how it builds its clause. Adding an operator means adding one row here.
+it applies to, how it builds its clause, and whether that clause binds the value unchanged (so a
+statement built once can take other values). Adding an operator means adding one row here.
 """
 
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class Operator:
     shape: Shape
     kinds: frozenset[str]
     build: Callable[[Leaf, Any], ColumnElement[bool]]
+    rebinds: bool = True  # `build` binds the value as given (no Python change): dataapi.query.shapes
 
 
 def _is_null(leaf: Leaf, _: Any) -> ColumnElement[bool]:
@@ -75,9 +77,14 @@ def _contains(leaf: Leaf, value: Any) -> ColumnElement[bool]:
     return leaf.expr.contains(value, autoescape=True)  # substring, LIKE-escaped
 
 
+def _text(value: Any) -> ColumnElement[Any]:
+    """A key name bound as text whatever the value (a statement built once may bind others)."""
+    return literal(value, Text)
+
+
 def _text_array(values: list[str]) -> ColumnElement[Any]:
     # pg8000 would bind a plain list as jsonb for ?| / ?&; cast it to text[] explicitly.
-    return cast(array(values, type_=Text), ARRAY(Text))
+    return cast(array([_text(v) for v in values], type_=Text), ARRAY(Text))
 
 
 OPERATORS: dict[str, Operator] = {
@@ -92,11 +99,11 @@ OPERATORS: dict[str, Operator] = {
     "in": Operator("list", ANY_KIND, _in),
     "notin": Operator("list", ANY_KIND, _not_in),
     "range": Operator("range", COMPARABLE, _range),
-    "contains": Operator("one", frozenset(("str", "json")), _contains),
+    "contains": Operator("one", frozenset(("str", "json")), _contains, rebinds=False),  # LIKE-escapes
     "contained_by": Operator(
         "one", frozenset(("json",)), lambda leaf, v: leaf.expr.contained_by(leaf.bind(v))
     ),
-    "has_key": Operator("text", frozenset(("json",)), lambda leaf, v: leaf.expr.has_key(v)),
+    "has_key": Operator("text", frozenset(("json",)), lambda leaf, v: leaf.expr.has_key(_text(v))),
     "has_any": Operator("keys", frozenset(("json",)), lambda leaf, v: leaf.expr.has_any(_text_array(v))),
     "has_all": Operator("keys", frozenset(("json",)), lambda leaf, v: leaf.expr.has_all(_text_array(v))),
     "is_null": Operator("none", ANY_KIND, _is_null),

@@ -1,0 +1,149 @@
+"""One statement per request shape: a read's SQL is built once per process for each shape, and
+later requests of that shape only bind their own values to it.
+
+Building a read's statement (SQLAlchemy constructs for the projection, the filters and the
+keyset) costs more Python than anything else in a warm request, and the result depends on the
+request's values only where they are bound. A shape is the validated read without those values:
+model, fields, order, page size, count, and each filter and cursor value reduced to its place
+(None stays in the shape: it changes the SQL). The first request of a shape builds the statement
+with a `Slot` in place of each value and learns which bound parameter each slot became; later
+requests pass their values by those parameters' names. Values an operator transforms while the
+statement is built (`OPERATORS[op].rebinds` false) cannot be rebound: such reads are built whole.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Dialect, Select
+
+from dataapi.query.operators import OPERATORS
+from dataapi.query.validate import BoolOp, Fields, Filter
+from dataapi.registry import ColumnInfo, ModelInfo
+
+SIZE = 256
+"""Shapes kept per process (least recently used dropped); a shape is a few statements' worth."""
+
+
+class Slot:
+    """Stands for the request's value number `index` while a shape's statement is built."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+@dataclass(frozen=True, slots=True)
+class Abstract:
+    """A read's filter and cursor values, and the same with each value replaced by its Slot."""
+
+    key: tuple[Any, ...]
+    values: list[Any]
+    filters: BoolOp | None
+    after: list[Any] | None
+
+
+def abstract(filters: BoolOp | None, after: list[Any] | None) -> Abstract | None:
+    """None when some value cannot be rebound."""
+    values: list[Any] = []
+
+    def slot(value: Any) -> Any:
+        if value is None:
+            return None
+        values.append(value)
+        return Slot(len(values) - 1)
+
+    def node(f: Filter) -> tuple[Any, Filter] | None:
+        if isinstance(f, BoolOp):
+            parts = [node(c) for c in f.children]
+            if any(p is None for p in parts):
+                return None
+            return (f.kind, tuple(p[0] for p in parts)), BoolOp(f.kind, tuple(p[1] for p in parts))  # type: ignore[index]
+        spec = OPERATORS[f.op]
+        if not spec.rebinds:
+            return None
+        if spec.shape in ("list", "keys", "range"):
+            slotted: Any = type(f.value)(slot(v) for v in f.value)
+            pattern: Any = tuple(v is None for v in f.value)
+        else:
+            slotted, pattern = slot(f.value), f.value is None
+        path = f.path
+        where = (tuple(h.key for h in path.hops), path.column.key if path.column else None, path.json_path)
+        return (where, f.op, pattern), replace(f, value=slotted)
+
+    found = node(filters) if filters is not None else ((), None)
+    if found is None:
+        return None
+    after_slots = None if after is None else [slot(v) for v in after]
+    after_key = None if after is None else tuple(v is None for v in after)
+    return Abstract((found[0], after_key), values, found[1], after_slots)  # type: ignore[arg-type]
+
+
+def fields_key(fields: Fields) -> tuple[Any, ...]:
+    return tuple(
+        (name, entry.key) if isinstance(entry, ColumnInfo) else (name, entry[0].key, fields_key(entry[1]))
+        for name, entry, _at in fields.entries
+    )
+
+
+Binds = tuple[tuple[str, int | tuple[int, ...]], ...]
+"""(parameter name, the value number bound to it, or numbers for an expanding IN list)."""
+
+
+def binds(statement: Select[Any], dialect: Dialect, count: int) -> Binds | None:
+    """Which named parameter each slot became; None if some slot did not become one whole."""
+    compiled = statement.compile(dialect=dialect)
+    found: list[tuple[str, int | tuple[int, ...]]] = []
+    seen: set[int] = set()
+    for param, name in compiled.bind_names.items():
+        value = param.value
+        if isinstance(value, Slot):
+            found.append((name, value.index))
+            seen.add(value.index)
+        elif isinstance(value, list | tuple) and value and all(isinstance(v, Slot) for v in value):
+            found.append((name, tuple(v.index for v in value)))
+            seen.update(v.index for v in value)
+        elif isinstance(value, list | tuple) and any(isinstance(v, Slot) for v in value):
+            return None
+    return tuple(found) if seen == set(range(count)) else None
+
+
+def params(binds: Binds, values: list[Any]) -> dict[str, Any]:
+    return {
+        name: values[at] if isinstance(at, int) else [values[i] for i in at]  # type: ignore[index]
+        for name, at in binds
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    model: ModelInfo  # the key holds its id(): kept here so it is never another model's
+    built: Any
+
+
+class Shapes:
+    """The built statements of the last SIZE shapes (safe across threads; Lambda uses one)."""
+
+    def __init__(self, size: int = SIZE) -> None:
+        self._size = size
+        self._known: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model: ModelInfo, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        full = (id(model), *key)
+        with self._lock:
+            entry = self._known.get(full)
+            if entry is not None and entry.model is model:
+                self._known.move_to_end(full)
+                return entry.built
+        built = build()
+        with self._lock:
+            self._known[full] = Entry(model, built)
+            while len(self._known) > self._size:
+                self._known.popitem(last=False)
+        return built
