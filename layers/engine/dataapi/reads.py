@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Dialect, FromClause, Text, cast, select
+from sqlalchemy import Connection, Dialect, FromClause, Text, cast, select
 from sqlalchemy.orm import Session
 
-from dataapi.db.engine import commit_with_next
+from dataapi.db.engine import commit_with_next, core
 from dataapi.errors import LimitExceeded
 from dataapi.query import cursor, limits, shapes
 from dataapi.query.execute import fetch
@@ -49,8 +49,9 @@ from dataapi.telemetry import count
 if TYPE_CHECKING:
     from dataapi.identity.authorize import Authorizer
 
-ReadWork = Callable[[Session, "Authorizer | None", bool], Result]
-"""A validated read, run in a transaction, checked by the caller's Authorizer (or none)."""
+ReadWork = Callable[[Session | Connection, "Authorizer | None", bool], Result]
+"""A validated read, run in a transaction (a session's, or a Core connection's), checked by the
+caller's Authorizer (or none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +89,14 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
 def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None = None) -> ReadWork:
     valid = validate(raw, registry, settings, now or datetime.now(UTC))
 
-    def work(session: Session, auth: Authorizer | None, last: bool = False) -> Result:
+    def work(session: Session | Connection, auth: Authorizer | None, last: bool = False) -> Result:
         """`last`: nothing follows in the transaction, so COMMIT may travel with the page."""
         filters = (
             valid.filters
             if auth is None
             else auth.authorize_read(valid.model, valid.fields, valid.filters, valid.order)
         )
-        prepared = compile_read(valid, filters, session.get_bind().dialect)
+        prepared = compile_read(valid, filters, core(session).dialect)
         if last and prepared.plan.count is None:  # with a count, the page is not the last statement
             commit_with_next(session)
         return run(session, prepared, settings)
@@ -200,7 +201,7 @@ def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> 
     return compile_read(valid, valid.filters)
 
 
-def run(session: Session, prepared: PreparedRead, settings: Settings) -> Result:
+def run(session: Session | Connection, prepared: PreparedRead, settings: Settings) -> Result:
     page = fetch(session, prepared.plan, prepared.params, prepared.count_params)
     count("RowsRead", len(page.rows))
     body = rows_json(Files(settings).sign_rows(page.rows, prepared.fields))

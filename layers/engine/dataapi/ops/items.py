@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from dataapi import reads
-from dataapi.db.engine import begin_value, transaction
+from dataapi.db.engine import begin_value, read_transaction, transaction
 from dataapi.errors import Forbidden, PolicyRefusal
 from dataapi.identity.authorize import Authorizer, for_caller
 from dataapi.identity.policy import default_policy
@@ -46,9 +46,9 @@ def _as_remembered(work: reads.ReadWork, claims: Claims) -> Result | None:
         remembered = CALLERS.get(claims)
         if remembered is None:
             return None
-        with transaction(also=GENERATION) as session:
-            result = work(session, Authorizer(default_policy(), remembered.caller), True)
-            if begin_value(session) == remembered.generation:
+        with read_transaction(also=GENERATION) as connection:
+            result = work(connection, Authorizer(default_policy(), remembered.caller), True)
+            if begin_value(connection) == remembered.generation:
                 return result
     except (Forbidden, PolicyRefusal):
         return None

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from dataapi.db.engine import core
 from dataapi.query.select import ReadPlan
 
 
@@ -16,13 +18,13 @@ class Page:
 
 
 def fetch(
-    session: Session,
+    session: Session | Connection,
     plan: ReadPlan,
     params: dict[str, Any] | None = None,
     count_params: dict[str, Any] | None = None,
 ) -> Page:
     """`params`: values for a statement built once per shape (dataapi.query.shapes)."""
-    connection = session.connection()  # a Core statement: the ORM's execute path adds nothing
+    connection = core(session)  # a Core statement: the ORM's execute path adds nothing
     result = connection.execute(plan.statement, params).all()
     rows = [r[0] for r in result]
     last = list(result[-1][1:]) if result else None
