@@ -162,6 +162,7 @@ class RoundTrips:
 
     def __init__(self) -> None:
         self.flushes = 0
+        self.latency_s = 0.0  # added to every trip while `latency()` is on
 
     def wrap(self, dbapi_connection: Any) -> None:
         if not isinstance(dbapi_connection._sock, _CountingStream):
@@ -177,6 +178,15 @@ class RoundTrips:
         finally:
             got[0] = self.flushes - start
 
+    @contextmanager
+    def latency(self, seconds: float) -> Iterator[None]:
+        """Every trip inside the block waits `seconds` more, as crossing RDS Proxy does on Lambda."""
+        self.latency_s = seconds
+        try:
+            yield
+        finally:
+            self.latency_s = 0.0
+
 
 class _CountingStream:
     def __init__(self, stream: Any, trips: RoundTrips) -> None:
@@ -185,6 +195,8 @@ class _CountingStream:
 
     def flush(self) -> None:
         self._trips.flushes += 1
+        if self._trips.latency_s:
+            time.sleep(self._trips.latency_s)
         self._stream.flush()
 
     def __getattr__(self, name: str) -> Any:
