@@ -13,11 +13,10 @@ request, exactly as when every request loaded its caller.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from dataapi.identity.caller import Caller, check_token
+from dataapi.recent import Recent
 
 GENERATION = "(SELECT token::text FROM dataapi.identity_generation)"
 """The identity generation, selected by the query that begins a transaction (`transaction(also=)`)."""
@@ -36,9 +35,7 @@ class Callers:
     when the token says it is verified: load_caller matches on both)."""
 
     def __init__(self, size: int = 64) -> None:
-        self._size = size
-        self._known: OrderedDict[Key, Remembered] = OrderedDict()
-        self._lock = threading.Lock()  # Lambda serves one request at a time; local servers may not
+        self._known: Recent[Key, Remembered] = Recent(size)
 
     @staticmethod
     def key(claims: dict[str, str]) -> Key:
@@ -49,26 +46,16 @@ class Callers:
     def get(self, claims: dict[str, str]) -> Remembered | None:
         """The remembered caller (who held a role when loaded), if this token was not signed out
         as far as the container knows; the generation check confirms the rest."""
-        key = self.key(claims)
-        with self._lock:
-            found = self._known.get(key)
-            if found is not None:
-                self._known.move_to_end(key)
+        found = self._known.get(self.key(claims))
         if found is not None:
             check_token(found.caller, claims)
         return found
 
     def remember(self, claims: dict[str, str], caller: Caller, generation: str) -> None:
-        key = self.key(claims)
-        with self._lock:
-            self._known[key] = Remembered(caller, generation)
-            self._known.move_to_end(key)
-            while len(self._known) > self._size:
-                self._known.popitem(last=False)
+        self._known.put(self.key(claims), Remembered(caller, generation))
 
     def forget(self, claims: dict[str, str]) -> None:
-        with self._lock:
-            self._known.pop(self.key(claims), None)
+        self._known.pop(self.key(claims))
 
 
 CALLERS = Callers()

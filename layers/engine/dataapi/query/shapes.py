@@ -13,8 +13,6 @@ statement is built (`OPERATORS[op].rebinds` false) cannot be rebound: such reads
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +21,7 @@ from sqlalchemy import Dialect, Select
 
 from dataapi.query.operators import OPERATORS
 from dataapi.query.validate import BoolOp, Fields, Filter
+from dataapi.recent import Recent
 from dataapi.registry import ColumnInfo, ModelInfo
 
 SIZE = 256
@@ -127,23 +126,16 @@ class Entry:
 
 
 class Shapes:
-    """The built statements of the last SIZE shapes (safe across threads; Lambda uses one)."""
+    """The built statements of the last SIZE shapes."""
 
     def __init__(self, size: int = SIZE) -> None:
-        self._size = size
-        self._known: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._known: Recent[tuple[Any, ...], Entry] = Recent(size)
 
     def get(self, model: ModelInfo, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         full = (id(model), *key)
-        with self._lock:
-            entry = self._known.get(full)
-            if entry is not None and entry.model is model:
-                self._known.move_to_end(full)
-                return entry.built
+        entry = self._known.get(full)
+        if entry is not None and entry.model is model:
+            return entry.built
         built = build()
-        with self._lock:
-            self._known[full] = Entry(model, built)
-            while len(self._known) > self._size:
-                self._known.popitem(last=False)
+        self._known.put(full, Entry(model, built))
         return built
