@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from dataapi.db import engine as dbmod
+from dataapi.db import wire
 from dataapi.settings import get_settings
 from devtools.migrate import upgrade
 from devtools.pgcluster import Cluster
@@ -66,6 +67,7 @@ def seeded_engine(pg: Cluster, migrated_db: str) -> Iterator[Engine]:
 
     url = clone_database(pg)
     engine = create_engine(url)
+    wire.install(engine)  # the driver the layer's engine uses: reads run on its DB-API connection
     with Session(engine) as session, session.begin():
         seed(session)
     yield engine

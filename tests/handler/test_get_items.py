@@ -691,13 +691,19 @@ def test_json_key_operators(db: Db) -> None:
 
 
 def test_like_patterns_and_contains_on_text(db: Db) -> None:
-    """GIVEN article numbers with a literal % WHEN `contains` is used on a text column
-    THEN the value is a substring, not a pattern; `like` keeps pattern semantics."""
+    """GIVEN article numbers with a literal %, _ and / WHEN `contains` is used on a text column
+    THEN the value is a substring, not a pattern (PostgreSQL escapes it: / is the escape
+    character); `like` keeps pattern semantics."""
     percent, plain = db.add(Item(article_number="50% off"), Item(article_number="5000"))
+    under, slash = db.add(Item(article_number="A_1"), Item(article_number="A/_1"))
 
-    assert ok(items(query_filters={"article_number": {"operation": "contains", "value": "%"}})).ids == [
-        percent.id
-    ]
+    def contains(value: str) -> list[int]:
+        return ok(items(query_filters={"article_number": {"operation": "contains", "value": value}})).ids
+
+    assert contains("%") == [percent.id]
+    assert contains("A_") == [under.id]
+    assert contains("/_") == [slash.id]
+    assert contains("/") == [slash.id]
     assert ok(items(query_filters={"article_number": {"operation": "like", "value": "5%"}})).ids == [
         plain.id,
         percent.id,

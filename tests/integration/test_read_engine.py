@@ -4,9 +4,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dataapi.db import wire
 from dataapi.errors import MalformedRequest
 from dataapi.reads import read_without_policy as read
 from dataapi.registry import default_registry
@@ -233,15 +234,7 @@ def test_a_get_that_matches_nothing_is_an_empty_list(db_session):
 
 @pytest.mark.parametrize("per_page", [1, 5, 12])
 def test_one_data_statement_per_request_whatever_the_page_and_paths(db_session, per_page):
-    statements: list[str] = []
-    engine = db_session.get_bind().engine
-
-    def count(conn, cursor, statement, *args):
-        if not statement.startswith("SAVEPOINT"):  # the test fixture's isolation, not the engine's work
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with wire.watched() as sent:
         get(
             db_session,
             fields=[
@@ -253,9 +246,8 @@ def test_one_data_statement_per_request_whatever_the_page_and_paths(db_session, 
             query_filters={"notes.subject.subject": {"operation": "not_null"}},
             per_page=per_page,
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert len(statements) == 1
+    # the test fixture's SAVEPOINTs are its isolation, not the engine's work
+    assert len([s for s in sent if not s.startswith("SAVEPOINT")]) == 1
 
 
 def test_users_with_roles(db_session):

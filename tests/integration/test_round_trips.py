@@ -21,6 +21,7 @@ from dataapi.identity.remembered import CALLERS
 from dataapi.models import Dealer, Item, Role, User
 from dataapi.ops.items import get_items
 from dataapi.settings import get_settings
+from dataapi.telemetry import metrics
 
 CLAIMS = {"sub": "trips-sub", "email": "trips@example.com"}
 
@@ -101,6 +102,21 @@ def test_a_caller_not_remembered_or_changed_costs_one_more_trip(trips: Trips) ->
     start = trips.count
     read(1)
     assert trips.count - start == 3
+
+
+def test_the_statements_metric_counts_what_each_request_sent(trips: Trips) -> None:
+    """Reads send their statement on the DB-API cursor, where SQLAlchemy's events do not see it:
+    the Statements metric is counted at the driver, one value per transaction."""
+    read(1)
+    CALLERS.forget(CLAIMS)
+    metrics.clear_metrics()
+    with wire.watched() as sent:
+        read(1)  # the caller loaded, then the page
+        read(1)  # as the remembered caller: the page only
+
+    assert metrics.metric_set["Statements"]["Value"] == [2.0, 1.0]
+    assert len(sent) == 3
+    metrics.clear_metrics()
 
 
 def test_a_new_connection_is_not_pinged_and_an_idle_one_is(

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Dialect, FromClause, Text, cast, select
+from sqlalchemy import Dialect, FromClause, Text, cast, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from dataapi.db.engine import commit_with_next, core
+from dataapi.db.engine import ReadConnection, commit_with_next, reading
 from dataapi.errors import LimitExceeded
 from dataapi.query import cursor, limits, shapes
-from dataapi.query.execute import fetch
+from dataapi.query.execute import compile_for, fetch
 from dataapi.query.joins import Aliases
 from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
 from dataapi.query.select import (
@@ -49,9 +50,9 @@ from dataapi.telemetry import count
 if TYPE_CHECKING:
     from dataapi.identity.authorize import Authorizer
 
-ReadWork = Callable[[Session | Connection, "Authorizer | None", bool], Result]
-"""A validated read, run in a transaction (a session's, or a Core connection's), checked by the
-caller's Authorizer (or none)."""
+ReadWork = Callable[[Session | ReadConnection, "Authorizer | None", bool], Result]
+"""A validated read, run in a transaction (a session's, or a read's own), checked by the caller's
+Authorizer (or none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +90,18 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
 def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None = None) -> ReadWork:
     valid = validate(raw, registry, settings, now or datetime.now(UTC))
 
-    def work(session: Session | Connection, auth: Authorizer | None, last: bool = False) -> Result:
+    def work(session: Session | ReadConnection, auth: Authorizer | None, last: bool = False) -> Result:
         """`last`: nothing follows in the transaction, so COMMIT may travel with the page."""
+        connection = reading(session)
         filters = (
             valid.filters
             if auth is None
             else auth.authorize_read(valid.model, valid.fields, valid.filters, valid.order)
         )
-        prepared = compile_read(valid, filters, core(session).dialect)
+        prepared = compile_read(valid, filters, connection.dialect)
         if last and prepared.plan.count is None:  # with a count, the page is not the last statement
-            commit_with_next(session)
-        return run(session, prepared, settings)
+            commit_with_next(connection)
+        return run(connection, prepared, settings)
 
     return work
 
@@ -119,6 +121,8 @@ class PreparedRead:
     fields: Fields
     params: dict[str, Any] | None = None  # values bound to a shape's statement (query.shapes)
     count_params: dict[str, Any] | None = None
+    compiled: SQLCompiler | None = None  # the statements compiled for a dialect (compile_read)
+    count_compiled: SQLCompiler | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +130,16 @@ class _Shape:
     plan: ReadPlan
     binds: shapes.Binds | None  # None: this shape's values cannot be rebound; build it whole
     count_binds: shapes.Binds | None
+    compiled: SQLCompiler
+    count_compiled: SQLCompiler | None
 
 
 _SHAPES = shapes.Shapes()
 
 
 def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | None = None) -> PreparedRead:
-    """With a dialect, the statement of the read's shape is built once and reused."""
+    """With a dialect, compiled for it: the statement of the read's shape is built and compiled
+    once and reused."""
     req, model = valid.request, valid.model
     aliases = Aliases()
     root = aliases(model.table)
@@ -145,8 +152,8 @@ def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | No
         after = cursor_values(keys, [req.cursor], valid.now)  # the id column's type and range
     elif isinstance(req.cursor, str):
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
-    shape = shapes.abstract(filters, after) if dialect is not None else None
-    if shape is not None and dialect is not None:
+    if dialect is not None:
+        shape = shapes.abstract(filters, after)
         key = (shapes.fields_key(valid.fields), tuple(specs), valid.per_page, req.count, shape.key)
         built: _Shape = _SHAPES.get(model, key, lambda: _build(valid, shape, keys, root, aliases, dialect))
         if built.binds is not None:
@@ -158,9 +165,21 @@ def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | No
                 valid.fields,
                 shapes.params(built.binds, shape.values),
                 count,
+                built.compiled,
+                built.count_compiled,
             )
     read_plan = _plan(valid, filters, keys, after, root, aliases)
-    return PreparedRead(read_plan, valid.per_page, specs, valid.fields)
+    if dialect is None:
+        return PreparedRead(read_plan, valid.per_page, specs, valid.fields)
+    count_compiled = None if read_plan.count is None else compile_for(read_plan.count, dialect)
+    return PreparedRead(
+        read_plan,
+        valid.per_page,
+        specs,
+        valid.fields,
+        compiled=compile_for(read_plan.statement, dialect),
+        count_compiled=count_compiled,
+    )
 
 
 def _plan(
@@ -184,15 +203,16 @@ def _build(
     dialect: Dialect,
 ) -> _Shape:
     plan = _plan(valid, shape.filters, keys, shape.after, root, aliases)
-    n = len(shape.values)
-    binds = shapes.binds(plan.statement, dialect, n)
-    count_binds = None
+    page = compile_for(plan.statement, dialect)
+    binds = shapes.binds(page, len(shape.values))
+    count_binds = count_compiled = None
     if plan.count is not None:
         count_slots = len(shape.values) - (0 if shape.after is None else len(shape.after))
-        count_binds = shapes.binds(plan.count, dialect, count_slots)
+        count_compiled = compile_for(plan.count, dialect)
+        count_binds = shapes.binds(count_compiled, count_slots)
         if count_binds is None:
             binds = None
-    return _Shape(plan, binds, count_binds)
+    return _Shape(plan, binds, count_binds, page, count_compiled)
 
 
 def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
@@ -201,8 +221,11 @@ def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> 
     return compile_read(valid, valid.filters)
 
 
-def run(session: Session | Connection, prepared: PreparedRead, settings: Settings) -> Result:
-    page = fetch(session, prepared.plan, prepared.params, prepared.count_params)
+def run(connection: ReadConnection, prepared: PreparedRead, settings: Settings) -> Result:
+    assert prepared.compiled is not None  # compiled for the connection's dialect
+    page = fetch(
+        connection, prepared.compiled, prepared.params, prepared.count_compiled, prepared.count_params
+    )
     count("RowsRead", len(page.rows))
     body = rows_json(Files(settings).sign_rows(page.rows, prepared.fields))
     guard_size(body, settings.max_response_bytes)

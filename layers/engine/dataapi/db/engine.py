@@ -4,19 +4,26 @@ Connections are dataapi.db.wire's (pg8000 with one round trip per statement). A 
 timeout is set with set_config(..., is_local => true) in the query that begins its transaction,
 sent with the transaction's first statement: no statement of its own, and a session-level SET
 would pin RDS Proxy connections.
+
+Writes run in an ORM session (`transaction()`). Reads build their rows in SQL and need no ORM:
+they run their compiled statement on the DB-API connection (`ReadConnection`), in a session's
+transaction or in one of their own on a pooled connection (`read_transaction()`). SQLAlchemy's
+Connection and execution context cost a warm read more Python than everything else it does.
 """
 
 import json
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from dataapi.db import rdsauth, wire
 from dataapi.db.sqlstate import RETRYABLE, sqlstate
@@ -56,35 +63,84 @@ def _create(settings: Settings) -> Engine:
         event.listen(engine, "do_connect", _credentials(settings))
     wire.install(engine)  # after _credentials: the first do_connect that connects wins
     event.listen(engine, "connect", _socket_timeout(settings.socket_timeout_ms / 1000))
-    event.listen(engine, "before_cursor_execute", _count_statement)
     return engine
 
 
-def _begin_with_timeout(connection: Connection, also: str) -> None:
+def _begin_with_timeout(dbapi_connection: wire.Connection, also: str) -> None:
     """The request's transaction begins with its statement timeout (read from the settings each
     time), in the query that sends BEGIN with the first statement: no statement of its own.
     `also`, an SQL expression, is selected by that query too (see `begin_value`). Other users of
     the engine (migrations) begin without either."""
     ms = int(get_settings().statement_timeout_ms)
     select = f"SELECT set_config('statement_timeout', '{ms}', true)" + (f", {also}" if also else "")
-    _wire(connection).begin_sql = f"{wire.BEGIN}; {select}"
+    dbapi_connection.begin_sql = f"{wire.BEGIN}; {select}"
 
 
-def _wire(connection: Connection) -> wire.Connection:
-    dbapi_connection = connection.connection.dbapi_connection
+def _wire(dbapi_connection: Any) -> wire.Connection:
     assert isinstance(dbapi_connection, wire.Connection)  # get_engine() installs it
     return dbapi_connection
 
 
-def core(session: Session | Connection) -> Connection:
-    """The Core connection a read runs on: its own, or its session's."""
-    return session.connection() if isinstance(session, Session) else session
+@dataclass(frozen=True, slots=True)
+class ReadConnection:
+    """A DB-API connection in a transaction, for reads: they send compiled statements themselves."""
+
+    dbapi: wire.Connection
+    dialect: Dialect
+
+    def rows(self, compiled: SQLCompiler, params: dict[str, Any] | None) -> list[list[Any]]:
+        """The statement's rows, its values bound as SQLAlchemy binds them (the same processors,
+        IN lists expanded); a driver error is raised as SQLAlchemy raises it (DBAPIError)."""
+        state = compiled.construct_expanded_state(params, escape_names=False)
+        values = state.parameters
+        processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
+        if state.processors:  # an expanded IN list's values are processed one by one
+            processors = {**processors, **state.processors}
+        args = tuple(
+            processors[name](values[name]) if name in processors else values[name]
+            for name in state.positiontup or ()
+        )
+        cursor = self.dbapi.cursor()
+        with self.errors(state.statement, args):
+            cursor.execute(state.statement, args)
+            return cursor.fetchall()
+
+    @contextmanager
+    def errors(self, statement: str, args: Any) -> Iterator[None]:
+        with _as_sqlalchemy_raises(self.dialect, statement, args, self.dbapi):
+            yield
 
 
-def begin_value(session: Session | Connection) -> Any:
+@contextmanager
+def _as_sqlalchemy_raises(dialect: Dialect, statement: str | None, args: Any, dbapi: Any) -> Iterator[None]:
+    """A driver error as SQLAlchemy raises one (DBAPIError, disconnects marked), so that work done
+    on the DB-API connection fails exactly as work done through SQLAlchemy does."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        invalidated = dialect.is_disconnect(exc, dbapi, None)
+        raise DBAPIError.instance(
+            statement,
+            args,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        ) from exc
+
+
+def reading(session: Session | ReadConnection) -> ReadConnection:
+    """What a read runs on: its own connection, or its session's (in the session's transaction)."""
+    if isinstance(session, ReadConnection):
+        return session
+    connection = session.connection()
+    return ReadConnection(_wire(connection.connection.dbapi_connection), connection.dialect)
+
+
+def begin_value(session: Session | ReadConnection) -> Any:
     """The value of the `also` expression of the transaction, as the query that began it answered
     (that query is sent with the first statement: ask after that statement ran)."""
-    rows = _wire(core(session)).begin_rows
+    rows = reading(session).dbapi.begin_rows
     if not rows:
         raise RuntimeError("the transaction has not begun: no statement ran yet")
     return rows[0][1]
@@ -144,14 +200,6 @@ def _secret(arn: str, region: str) -> dict[str, Any]:
     )
 
 
-_statements = 0
-
-
-def _count_statement(*_: Any) -> None:
-    global _statements
-    _statements += 1
-
-
 def dispose_engine() -> None:
     global _engine
     if _engine is not None:
@@ -163,33 +211,31 @@ def dispose_engine() -> None:
 def transaction(also: str = "") -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any exception.
     `also`: an SQL expression the transaction's first query selects (`begin_value`)."""
-    global _statements
-    _statements = 0
-    try:
-        with (
-            Session(get_engine(), expire_on_commit=False) as session,
-            session.begin(),
-            _guarded(_connected(session.connection), also),
-        ):
+    with Session(get_engine(), expire_on_commit=False) as session, session.begin():
+        connection = _connected(session.connection)
+        with _guarded(connection, _wire(connection.connection.dbapi_connection), also):
             yield session
-    finally:
-        count("Statements", _statements)
 
 
 @contextmanager
-def read_transaction(also: str = "") -> Iterator[Connection]:
-    """`transaction()` for a read that needs no ORM session (it builds its rows in SQL): a Core
-    connection, whose transaction costs a quarter of a session's in Python."""
-    global _statements
-    _statements = 0
+def read_transaction(also: str = "") -> Iterator[ReadConnection]:
+    """`transaction()` for a read: a pooled DB-API connection, no Session and no Core Connection
+    (together a quarter of a millisecond of Python per request)."""
+    engine = get_engine()
+    with _as_sqlalchemy_raises(engine.dialect, None, None, None):
+        pooled = _connected(engine.raw_connection)
     try:
-        with _connected(get_engine().connect) as connection, connection.begin(), _guarded(connection, also):
+        dbapi_connection = _wire(pooled.dbapi_connection)
+        with _guarded(pooled, dbapi_connection, also):
+            connection = ReadConnection(dbapi_connection, engine.dialect)
             yield connection
+            with connection.errors("commit", ()):
+                dbapi_connection.commit()  # nothing left to do when the COMMIT went with the page
     finally:
-        count("Statements", _statements)
+        pooled.close()
 
 
-def _connected(connect: Callable[[], Connection]) -> Connection:
+def _connected[C](connect: Callable[[], C]) -> C:
     try:
         return connect()
     except OSError as exc:  # the driver's socket timed out or broke while connecting, unwrapped
@@ -197,17 +243,21 @@ def _connected(connect: Callable[[], Connection]) -> Connection:
 
 
 @contextmanager
-def _guarded(connection: Connection, also: str) -> Iterator[None]:
-    """The transaction's first query set up; on any exception the connection is discarded (below),
-    before the transaction ends, and a broken or timed-out socket is the database unavailable."""
+def _guarded(connection: Any, dbapi_connection: wire.Connection, also: str) -> Iterator[None]:
+    """The transaction's first query set up and its statements counted; on any exception the
+    connection (a Core connection or a pooled one) is discarded (below), before the transaction
+    ends, and a broken or timed-out socket is the database unavailable."""
+    sent = dbapi_connection.statements
     try:
-        _begin_with_timeout(connection, also)
+        _begin_with_timeout(dbapi_connection, also)
         yield
     except BaseException as exc:
         _discard(connection, exc)
         if isinstance(exc, OSError):
             raise _unavailable() from exc
         raise
+    finally:
+        count("Statements", dbapi_connection.statements - sent)
 
 
 def _unavailable() -> Unavailable:
@@ -216,13 +266,13 @@ def _unavailable() -> Unavailable:
     )
 
 
-def commit_with_next(session: Session | Connection) -> None:
+def commit_with_next(session: Session | ReadConnection) -> None:
     """The transaction's next statement is its last: COMMIT travels with it (no trip of its own;
     the transaction's own commit then has nothing left to do). For reads."""
-    _wire(core(session)).commit_with_next()
+    reading(session).dbapi.commit_with_next()
 
 
-def _discard(connection: Connection, exc: BaseException) -> None:
+def _discard(connection: Any, exc: BaseException) -> None:
     """Defence in depth: a connection in use when anything failed is closed, never pooled again.
 
     A driver that failed half-way through a message leaves the connection out of protocol sync:

@@ -17,6 +17,10 @@ pg8000's DB-API connection with three methods overridden, nothing else:
   COMMIT goes out in the same flush as the next statement instead (a read's last statement).
 - Its cursors convert a statement's positional placeholders (`%s` to `$1`, a scan of every
   character) once per statement text, not at every execution.
+- It counts the statements its cursors execute (`statements`; an executemany counts one per
+  parameter set; BEGIN, COMMIT and ROLLBACK are not counted), and `watched()` lists their text:
+  reads run on the DB-API cursor (dataapi.db.engine.ReadConnection), where SQLAlchemy's execution
+  events do not see them.
 
 `install` makes an engine open these connections (SQLAlchemy's `do_connect` event), pings a pooled
 connection only when it sat idle for a while, resets `begin_sql` to a plain BEGIN at each
@@ -26,6 +30,8 @@ checkout, and has SQLAlchemy send executemany INSERTs as multi-row INSERTs.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -62,6 +68,27 @@ def _i32(n: int) -> bytes:
     return n.to_bytes(4, "big", signed=True)
 
 
+_WATCHERS: list[list[str]] = []
+
+
+@contextmanager
+def watched() -> Iterator[list[str]]:
+    """The text of every statement any connection sends inside the block (tests, benchmarks)."""
+    seen: list[str] = []
+    _WATCHERS.append(seen)
+    try:
+        yield seen
+    finally:
+        _WATCHERS.remove(seen)
+
+
+def _sent(conn: Any, operation: str) -> None:
+    if isinstance(conn, Connection):
+        conn.statements += 1
+    for seen in _WATCHERS:
+        seen.append(operation)
+
+
 @lru_cache(maxsize=512)
 def _positional(style: str, statement: str) -> str:
     return dbapi.convert_paramstyle(style, statement, ())[0]
@@ -73,6 +100,7 @@ class Cursor(dbapi.Cursor):
 
     def execute(self, operation: str, args: Any = (), stream: Any = None) -> None:
         """pg8000's Cursor.execute, with the placeholder conversion cached per statement text."""
+        _sent(self._c, operation)
         style = dbapi.paramstyle
         if style not in ("format", "qmark", "numeric") or (len(args) == 0 and stream is None):
             super().execute(operation, args, stream)
@@ -91,6 +119,7 @@ class Cursor(dbapi.Cursor):
 
 
 class Connection(dbapi.Connection):
+    statements = 0
     begin_sql = BEGIN
     begin_rows: list[Any] | None = None
     _begin_held = False

@@ -3,11 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy import Dialect, Select
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from dataapi.db.engine import core
-from dataapi.query.select import ReadPlan
+from dataapi.db.engine import ReadConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,16 +16,23 @@ class Page:
     count: int | None
 
 
+def compile_for(statement: Select[Any], dialect: Dialect) -> SQLCompiler:
+    """The statement compiled once, to be sent on the DB-API connection (ReadConnection.rows)."""
+    found = statement.compile(dialect=dialect)
+    assert isinstance(found, SQLCompiler)
+    return found
+
+
 def fetch(
-    session: Session | Connection,
-    plan: ReadPlan,
+    connection: ReadConnection,
+    page: SQLCompiler,
     params: dict[str, Any] | None = None,
+    count: SQLCompiler | None = None,
     count_params: dict[str, Any] | None = None,
 ) -> Page:
-    """`params`: values for a statement built once per shape (dataapi.query.shapes)."""
-    connection = core(session)  # a Core statement: the ORM's execute path adds nothing
-    result = connection.execute(plan.statement, params).all()
+    """`params`: values for a statement compiled once per shape (dataapi.query.shapes)."""
+    result = connection.rows(page, params)
     rows = [r[0] for r in result]
     last = list(result[-1][1:]) if result else None
-    count = connection.execute(plan.count, count_params).scalar_one() if plan.count is not None else None
-    return Page(rows, last, count)
+    total = connection.rows(count, count_params)[0][0] if count is not None else None
+    return Page(rows, last, total)

@@ -1,15 +1,16 @@
 """The operator table: one entry per filter operation, shared by reads and writes.
 
 Each entry says which value shape it takes (checked and converted before SQL), which field kinds
-it applies to, how it builds its clause, and whether that clause binds the value unchanged (so a
-statement built once can take other values). Adding an operator means adding one row here.
+it applies to and how it builds its clause. Every clause binds the value unchanged, so a statement
+built once can take other values (dataapi.query.shapes). Adding an operator means adding one row
+here.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ARRAY, ColumnElement, Text, and_, cast, false, literal, literal_column, or_, true
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, cast, false, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import JSONB, array
 
 Shape = Literal["one", "list", "range", "none", "text", "keys"]
@@ -37,7 +38,6 @@ class Operator:
     shape: Shape
     kinds: frozenset[str]
     build: Callable[[Leaf, Any], ColumnElement[bool]]
-    rebinds: bool = True  # `build` binds the value as given (no Python change): dataapi.query.shapes
 
 
 def _is_null(leaf: Leaf, _: Any) -> ColumnElement[bool]:
@@ -74,7 +74,16 @@ def _range(leaf: Leaf, bounds: tuple[Any, Any]) -> ColumnElement[bool]:
 def _contains(leaf: Leaf, value: Any) -> ColumnElement[bool]:
     if leaf.kind == "json":
         return leaf.expr.contains(leaf.bind(value))  # jsonb @>
-    return leaf.expr.contains(value, autoescape=True)  # substring, LIKE-escaped
+    return leaf.expr.contains(_like_literal(value), escape="/")  # a substring, wildcards literal
+
+
+def _like_literal(value: Any) -> ColumnElement[Any]:
+    """The value with LIKE's escape character and wildcards escaped by PostgreSQL (ESCAPE '/'), so
+    the value is bound as sent."""
+    escaped: ColumnElement[Any] = literal(value, Text)
+    for char in ("/", "%", "_"):
+        escaped = func.replace(escaped, literal_column(f"'{char}'"), literal_column(f"'/{char}'"))
+    return escaped
 
 
 def _text(value: Any) -> ColumnElement[Any]:
@@ -99,7 +108,7 @@ OPERATORS: dict[str, Operator] = {
     "in": Operator("list", ANY_KIND, _in),
     "notin": Operator("list", ANY_KIND, _not_in),
     "range": Operator("range", COMPARABLE, _range),
-    "contains": Operator("one", frozenset(("str", "json")), _contains, rebinds=False),  # LIKE-escapes
+    "contains": Operator("one", frozenset(("str", "json")), _contains),
     "contained_by": Operator(
         "one", frozenset(("json",)), lambda leaf, v: leaf.expr.contained_by(leaf.bind(v))
     ),

@@ -7,8 +7,8 @@ request's values only where they are bound. A shape is the validated read withou
 model, fields, order, page size, count, and each filter and cursor value reduced to its place
 (None stays in the shape: it changes the SQL). The first request of a shape builds the statement
 with a `Slot` in place of each value and learns which bound parameter each slot became; later
-requests pass their values by those parameters' names. Values an operator transforms while the
-statement is built (`OPERATORS[op].rebinds` false) cannot be rebound: such reads are built whole.
+requests pass their values by those parameters' names. Every operator binds its value as sent
+(dataapi.query.operators); a read whose slots did not each become a bound parameter is built whole.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from dataapi.query.operators import OPERATORS
 from dataapi.query.validate import BoolOp, Fields, Filter
@@ -47,8 +47,7 @@ class Abstract:
     after: list[Any] | None
 
 
-def abstract(filters: BoolOp | None, after: list[Any] | None) -> Abstract | None:
-    """None when some value cannot be rebound."""
+def abstract(filters: BoolOp | None, after: list[Any] | None) -> Abstract:
     values: list[Any] = []
 
     def slot(value: Any) -> Any:
@@ -57,16 +56,11 @@ def abstract(filters: BoolOp | None, after: list[Any] | None) -> Abstract | None
         values.append(value)
         return Slot(len(values) - 1)
 
-    def node(f: Filter) -> tuple[Any, Filter] | None:
+    def node(f: Filter) -> tuple[Any, Filter]:
         if isinstance(f, BoolOp):
             parts = [node(c) for c in f.children]
-            if any(p is None for p in parts):
-                return None
-            return (f.kind, tuple(p[0] for p in parts)), BoolOp(f.kind, tuple(p[1] for p in parts))  # type: ignore[index]
-        spec = OPERATORS[f.op]
-        if not spec.rebinds:
-            return None
-        if spec.shape in ("list", "keys", "range"):
+            return (f.kind, tuple(p[0] for p in parts)), BoolOp(f.kind, tuple(p[1] for p in parts))
+        if OPERATORS[f.op].shape in ("list", "keys", "range"):
             slotted: Any = type(f.value)(slot(v) for v in f.value)
             pattern: Any = tuple(v is None for v in f.value)
         else:
@@ -75,12 +69,10 @@ def abstract(filters: BoolOp | None, after: list[Any] | None) -> Abstract | None
         where = (tuple(h.key for h in path.hops), path.column.key if path.column else None, path.json_path)
         return (where, f.op, pattern), replace(f, value=slotted)
 
-    found = node(filters) if filters is not None else ((), None)
-    if found is None:
-        return None
+    key, slotted = node(filters) if filters is not None else ((), None)
     after_slots = None if after is None else [slot(v) for v in after]
     after_key = None if after is None else tuple(v is None for v in after)
-    return Abstract((found[0], after_key), values, found[1], after_slots)  # type: ignore[arg-type]
+    return Abstract((key, after_key), values, slotted, after_slots)  # type: ignore[arg-type]
 
 
 def fields_key(fields: Fields) -> tuple[Any, ...]:
@@ -94,9 +86,8 @@ Binds = tuple[tuple[str, int | tuple[int, ...]], ...]
 """(parameter name, the value number bound to it, or numbers for an expanding IN list)."""
 
 
-def binds(statement: Select[Any], dialect: Dialect, count: int) -> Binds | None:
+def binds(compiled: SQLCompiler, count: int) -> Binds | None:
     """Which named parameter each slot became; None if some slot did not become one whole."""
-    compiled = statement.compile(dialect=dialect)
     found: list[tuple[str, int | tuple[int, ...]]] = []
     seen: set[int] = set()
     for param, name in compiled.bind_names.items():
