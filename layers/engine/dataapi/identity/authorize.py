@@ -7,16 +7,18 @@ statement; what no grant covers is a 403 naming it, never silently dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from dataapi.errors import PolicyRefusal, pointer
 from dataapi.identity.caller import USERNAME, Caller, load_caller, require_role, reserved
 from dataapi.identity.policy import Grant, Operation, Policy, default_policy
-from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
 from dataapi.query.validate import BoolOp, Fields, Filter, OrderPath, Path, Pred
 from dataapi.registry import ModelInfo, RelationshipInfo
+
+if TYPE_CHECKING:
+    from dataapi.mutate.values import RowValues
 
 
 def for_caller(session: Session, claims: dict[str, str]) -> Authorizer:
@@ -119,6 +121,9 @@ class Authorizer:
     # ---- writes ---------------------------------------------------------------------------
 
     def write(self, op: Operation, row: RowValues) -> None:
+        # Imported here: get_items's cold start does without the write grammar.
+        from dataapi.mutate.values import Create, Link, Through, Unlink
+
         grant = self.grant(row.model, op, row.at)
         for name in [*row.columns, *row.write_only]:
             self._field(grant.covers(name), row.model, name, "write", row.at + pointer(name))

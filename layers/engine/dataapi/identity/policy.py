@@ -104,18 +104,36 @@ def _names(value: list[str] | Literal["*"] | None) -> frozenset[str] | None:
     return None if value is None or value == ALL else frozenset(value)
 
 
+GRANTS_KEPT = 4096
+"""Answers of Policy.grant kept per process (by principals, model and operation)."""
+
+
 class Policy:
     def __init__(self, spec: PolicySpec) -> None:
         self.spec = spec
         self._effective = {
             name: spec.principals[p.as_] if p.as_ else p for name, p in spec.principals.items()
         }
+        self._grants: dict[tuple[tuple[str, ...], str, Operation], Grant | None] = {}
 
     def roles(self) -> frozenset[str]:
         """Role names with grants (their own or another role's)."""
         return frozenset(name for name in self.spec.principals if name != "scheduler")
 
     def grant(self, principals: tuple[str, ...], model: str, op: Operation) -> Grant | None:
+        """The union of the principals' grants. The policy never changes in a process, so each
+        answer is kept: a read asks for a few grants per model it touches, every time."""
+        key = (principals, model, op)
+        try:
+            return self._grants[key]
+        except KeyError:
+            pass
+        if len(self._grants) >= GRANTS_KEPT:
+            self._grants.clear()
+        found = self._grants[key] = self._grant(principals, model, op)
+        return found
+
+    def _grant(self, principals: tuple[str, ...], model: str, op: Operation) -> Grant | None:
         found: list[Grant] = []
         for name in principals:
             spec = self._effective.get(name)
