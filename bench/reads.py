@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.harness import Statements, invoke, paired_medians
+from bench.harness import Statements, invoke, paired_medians, request
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/api/schemes/get_items"
@@ -74,7 +74,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for per_page in (10, 100, 1000):
         body = {"model_name": "Item", "requested_data": FIELDS, "per_page": per_page}
-        with Statements(engine) as counted:
+        with Statements() as counted:
             response = invoke(handler, PATH, body)
         got = json.loads(response["body"])["body"]
         assert len(got) == per_page, "the bench data set is smaller than the page"
@@ -85,7 +85,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
             return "[" + ",".join(result) + "]"
 
         assert json.loads(baseline()) == got, "the baseline must build the same JSON"
-        ours, base = paired_medians(lambda body=body: invoke(handler, PATH, body), baseline, runs)
+        ours, base = paired_medians(request(handler, PATH, body), baseline, runs)
         rows.append(
             (
                 f"get_items page {per_page} (to-one + nested to-many)",

@@ -13,7 +13,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.harness import TRIPS, Statements, invoke, paired_medians
+from bench.harness import TRIPS, Statements, invoke, paired_medians, request
 from bench.reads import load_handler
 
 GET = "/api/schemes/get_items"
@@ -72,12 +72,12 @@ class ByHand:
 
 
 def _measure(
-    handler: Any, path: str, body: Any, engine: Any, warm_body: Any = None
+    handler: Any, path: str, body: Any, warm_body: Any = None
 ) -> tuple[Statements, int, dict[str, Any]]:
     invoke(
         handler, path, body if warm_body is None else warm_body
     )  # warm: the connection is open, the caller's row cached by PostgreSQL
-    with Statements(engine) as counted, TRIPS.measure() as trips:
+    with Statements() as counted, TRIPS.measure() as trips:
         response = invoke(handler, path, body)
     return counted, trips[0], json.loads(response["body"])
 
@@ -99,7 +99,7 @@ def get_rows(engine: Any, hand: ByHand, runs: int) -> list[tuple[str, str, str]]
     rows = []
     for per_page in (1, 10):
         body = {"model_name": "Item", "requested_data": TO_ONE, "per_page": per_page}
-        counted, trips, envelope = _measure(handler, GET, body, engine)
+        counted, trips, envelope = _measure(handler, GET, body)
 
         def baseline(n: int = per_page) -> str:
             return "[" + ",".join(r[0] for r in hand.run(GET_BY_HAND, n=n)) + "]"
@@ -107,7 +107,7 @@ def get_rows(engine: Any, hand: ByHand, runs: int) -> list[tuple[str, str, str]]
         assert json.loads(baseline()) == envelope["body"], "the baseline must build the same JSON"
         with TRIPS.measure() as hand_trips:
             baseline()
-        times = paired_medians(lambda body=body: invoke(handler, GET, body), baseline, runs)
+        times = paired_medians(request(handler, GET, body), baseline, runs)
         target = "target <= 3 trips" + ("; <= 1.3x" if per_page == 10 else "")
         rows.append(
             _row(
@@ -153,7 +153,7 @@ def _handler_floor(hand: ByHand, runs: int) -> tuple[str, str, str]:
         return app.resolve(event, context)
 
     body = {"model_name": "Item", "requested_data": TO_ONE, "per_page": 10}
-    ours, base = paired_medians(lambda: invoke(handler, GET, body), lambda: hand.run(GET_BY_HAND, n=10), runs)
+    ours, base = paired_medians(request(handler, GET, body), lambda: hand.run(GET_BY_HAND, n=10), runs)
     name = "the handler shape around the hand-written SQL (page 10)"
     return (
         name,
@@ -171,7 +171,7 @@ def _with_proxy_latency(handler: Any, hand: ByHand, runs: int) -> tuple[str, str
     body = {"model_name": "Item", "requested_data": TO_ONE, "per_page": 10}
     with TRIPS.latency(PROXY_S):
         ours, base = paired_medians(
-            lambda: invoke(handler, GET, body), lambda: hand.run(GET_BY_HAND, n=10), max(5, runs // 2)
+            request(handler, GET, body), lambda: hand.run(GET_BY_HAND, n=10), max(5, runs // 2)
         )
     name = f"get_items page 10, {PROXY_S * 1000:.0f} ms added per round trip (RDS Proxy)"
     return (
@@ -189,7 +189,7 @@ def _changed_caller_row(engine: Any, handler: Any) -> tuple[str, str, str]:
     invoke(handler, GET, body)
     with engine.begin() as conn:
         conn.execute(text('UPDATE "User" SET phone = phone'))
-    with Statements(engine) as counted, TRIPS.measure() as trips:
+    with Statements() as counted, TRIPS.measure() as trips:
         invoke(handler, GET, body)
     name = "get_items page 10 right after a change to users"
     return (name, f"{trips[0]} round trips, {len(counted.seen)} statements (page dropped, caller, page)", "")
@@ -224,7 +224,7 @@ def update_row(engine: Any, hand: ByHand, runs: int) -> tuple[str, str, str]:
         )
     body = _update_body(2000, 7)  # the warm-up request sets other values: the measured one changes the row
     counted, trips, _ = _measure(
-        handler, "/api/schemes/update_items", body, engine, _update_body(2000, 6, "Reserved")
+        handler, "/api/schemes/update_items", body, _update_body(2000, 6, "Reserved")
     )
     with engine.connect() as conn:
         got = conn.execute(text('SELECT state, location, dealer_id FROM "Item" WHERE id = 2000')).one()
@@ -237,7 +237,7 @@ def update_row(engine: Any, hand: ByHand, runs: int) -> tuple[str, str, str]:
 
     with TRIPS.measure() as hand_trips:
         baseline()
-    times = paired_medians(lambda: invoke(handler, "/api/schemes/update_items", body), baseline, runs)
+    times = paired_medians(request(handler, "/api/schemes/update_items", body), baseline, runs)
     target = "target <= 4 statements, <= 8 trips"
     name = "update_items one row: 2 columns + link a dealer + one history row"
     return _row(name, counted, trips, (hand_trips[0], 1), times, target)
@@ -297,7 +297,7 @@ def create_row(engine: Any, hand: ByHand, runs: int) -> tuple[str, str, str]:
     path = "/api/schemes/create_items"
     counter = iter(range(1_000_000))
     warm = _notes_batch(f"warm {next(counter)}")
-    counted, trips, envelope = _measure(handler, path, _notes_batch("measured"), engine, warm)
+    counted, trips, envelope = _measure(handler, path, _notes_batch("measured"), warm)
     assert len(envelope["body"]) == NOTES
     check = text(
         'SELECT count(DISTINCT n.id), count(*) FROM "Item_Note" n JOIN "Items_Notes" l ON l.note_id = n.id '
@@ -322,13 +322,18 @@ def create_row(engine: Any, hand: ByHand, runs: int) -> tuple[str, str, str]:
     return _row(name, counted, trips, (hand_trips[0], 1), times, "target <= 10 statements")
 
 
+READ_SAMPLES = 10
+"""A warm read takes about a millisecond: ten times the runs of the other figures, for a median
+that the machine's noise moves less (still a fraction of a second)."""
+
+
 def run(runs: int, url: str) -> list[tuple[str, str, str]]:
     from dataapi.db.engine import get_engine
 
     engine = get_engine()
     hand = ByHand(url)
     try:
-        rows = get_rows(engine, hand, runs)
+        rows = get_rows(engine, hand, runs * READ_SAMPLES)
         rows.append(update_row(engine, hand, runs))
         rows.append(create_row(engine, hand, runs))
     finally:

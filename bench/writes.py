@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.harness import Statements, invoke, paired_medians
+from bench.harness import Statements, invoke, paired_medians, request
 from bench.reads import load_handler
 
 COLUMNS = ("article_number", "state", "category", "purchased_price", "properties")
@@ -33,7 +33,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
     update = load_handler("update_items")
     rows = _items(1000, "bench")
     body = {"model_name": "Item", "object_values": rows, "reference": "Bench"}
-    with Statements(engine) as counted:
+    with Statements() as counted:
         invoke(create, "/api/schemes/create_items", body)
 
     placeholders = ",".join(f"(:a{i}, :s{i}, :c{i}, :p{i}, CAST(:j{i} AS jsonb))" for i in range(len(rows)))
@@ -59,7 +59,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
             conn.execute(text(sql), params).all()
 
     ours, base = paired_medians(
-        lambda: invoke(create, "/api/schemes/create_items", body), baseline, max(5, runs // 2)
+        request(create, "/api/schemes/create_items", body), baseline, max(5, runs // 2)
     )
     out = [
         (
@@ -76,7 +76,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
         "query_filters": {"article_number": {"operation": "like", "value": "upd-%"}},
         "update_type": "all_matches",
     }
-    with Statements(engine) as counted:
+    with Statements() as counted:
         invoke(update, "/api/schemes/update_items", change)
     out.append(
         (
