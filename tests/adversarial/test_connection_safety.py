@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from dataapi.db import engine as dbmod
 from dataapi.settings import get_settings
@@ -52,6 +52,39 @@ def test_a_mid_send_driver_failure_invalidates_the_connection(
         rows = session.execute(text('SELECT id FROM "Item" ORDER BY id DESC')).scalars().all()
     assert rows == ALL_ITEMS
     assert read_ids(filters={"article_number": "2511-001"}) == [1]
+
+
+def test_a_read_of_its_own_on_a_connection_the_server_closed_is_a_503_and_the_next_is_fresh(
+    world: World,
+) -> None:
+    """GIVEN a warm container (reads run in read_transaction, on a pooled DB-API connection) WHEN
+    the server ends that connection's backend THEN the read is a 503 in the envelope and the
+    connection is discarded: the next read runs on another backend and answers correctly."""
+    assert read_ids() == ALL_ITEMS
+    assert read_ids() == ALL_ITEMS  # the caller remembered: no session from here on
+    pid = _backend_pid()
+    admin = create_engine(get_settings().database_url)
+    with admin.begin() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+    admin.dispose()
+
+    reply = call("get_items", {"model_name": "Item", "requested_data": ["id"]})
+
+    assert reply.status == 503, reply.envelope
+    assert reply.envelope["server_message"] == "Unavailable DatabaseUnavailable"
+    assert read_ids() == ALL_ITEMS
+    assert _backend_pid() != pid
+
+
+def test_a_driver_failure_in_a_read_of_its_own_discards_its_connection(world: World) -> None:
+    """The same guard as `transaction()`'s: a failure that is not our own refusal discards the
+    pooled connection before it goes back to the pool."""
+    before = _backend_pid()
+    statement = text("SELECT CAST(:v AS text)").compile(dialect=dbmod.get_engine().dialect)
+    with pytest.raises(UnicodeEncodeError), dbmod.read_transaction() as connection:
+        connection.rows(statement, {"v": "\ud800"})  # type: ignore[arg-type]
+    assert _backend_pid() != before
+    assert read_ids() == ALL_ITEMS
 
 
 def test_a_refusal_of_our_own_keeps_the_connection(world: World) -> None:

@@ -26,8 +26,9 @@ def prepared(request: dict[str, Any], reuse: bool = True) -> PreparedRead:
 
 
 def sent(read: PreparedRead) -> tuple[str, dict[str, Any]]:
-    """The SQL and the values the driver would receive."""
-    compiled = read.plan.statement.compile(dialect=DIALECT)
+    """The SQL and the values the driver would receive: the shape's compiled statement, or one
+    compiled now for a read built without a dialect."""
+    compiled = read.compiled or read.plan.statement.compile(dialect=DIALECT)
     return str(compiled), compiled.construct_params(read.params)
 
 

@@ -154,7 +154,8 @@ def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | No
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
     if dialect is not None:
         shape = shapes.abstract(filters, after)
-        key = (shapes.fields_key(valid.fields), tuple(specs), valid.per_page, req.count, shape.key)
+        fields = shapes.fields_key(valid.fields)
+        key = (dialect, fields, tuple(specs), valid.per_page, req.count, shape.key)  # compiled for it
         built: _Shape = _SHAPES.get(model, key, lambda: _build(valid, shape, keys, root, aliases, dialect))
         if built.binds is not None:
             count = None if built.count_binds is None else shapes.params(built.count_binds, shape.values)

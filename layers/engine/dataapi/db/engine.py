@@ -211,10 +211,14 @@ def dispose_engine() -> None:
 def transaction(also: str = "") -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any exception.
     `also`: an SQL expression the transaction's first query selects (`begin_value`)."""
-    with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-        connection = _connected(session.connection)
-        with _guarded(connection, _wire(connection.connection.dbapi_connection), also):
-            yield session
+    counted = _Counted()
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session, session.begin():
+            connection = _connected(session.connection)
+            with _guarded(connection, counted.on(connection.connection.dbapi_connection), also):
+                yield session
+    finally:
+        counted.publish()  # after the commit, which may flush more statements
 
 
 @contextmanager
@@ -224,8 +228,9 @@ def read_transaction(also: str = "") -> Iterator[ReadConnection]:
     engine = get_engine()
     with _as_sqlalchemy_raises(engine.dialect, None, None, None):
         pooled = _connected(engine.raw_connection)
+    counted = _Counted()
     try:
-        dbapi_connection = _wire(pooled.dbapi_connection)
+        dbapi_connection = counted.on(pooled.dbapi_connection)
         with _guarded(pooled, dbapi_connection, also):
             connection = ReadConnection(dbapi_connection, engine.dialect)
             yield connection
@@ -233,6 +238,23 @@ def read_transaction(also: str = "") -> Iterator[ReadConnection]:
                 dbapi_connection.commit()  # nothing left to do when the COMMIT went with the page
     finally:
         pooled.close()
+        counted.publish()
+
+
+class _Counted:
+    """The statements a transaction's connection executed, published as the Statements metric."""
+
+    def __init__(self) -> None:
+        self.dbapi: wire.Connection | None = None
+        self.start = 0
+
+    def on(self, dbapi_connection: Any) -> wire.Connection:
+        self.dbapi = _wire(dbapi_connection)
+        self.start = self.dbapi.statements
+        return self.dbapi
+
+    def publish(self) -> None:
+        count("Statements", 0 if self.dbapi is None else self.dbapi.statements - self.start)
 
 
 def _connected[C](connect: Callable[[], C]) -> C:
@@ -244,10 +266,9 @@ def _connected[C](connect: Callable[[], C]) -> C:
 
 @contextmanager
 def _guarded(connection: Any, dbapi_connection: wire.Connection, also: str) -> Iterator[None]:
-    """The transaction's first query set up and its statements counted; on any exception the
-    connection (a Core connection or a pooled one) is discarded (below), before the transaction
-    ends, and a broken or timed-out socket is the database unavailable."""
-    sent = dbapi_connection.statements
+    """The transaction's first query set up; on any exception the connection (a Core connection or
+    a pooled one) is discarded (below), before the transaction ends, and a broken or timed-out
+    socket is the database unavailable."""
     try:
         _begin_with_timeout(dbapi_connection, also)
         yield
@@ -256,8 +277,6 @@ def _guarded(connection: Any, dbapi_connection: wire.Connection, also: str) -> I
         if isinstance(exc, OSError):
             raise _unavailable() from exc
         raise
-    finally:
-        count("Statements", dbapi_connection.statements - sent)
 
 
 def _unavailable() -> Unavailable:
