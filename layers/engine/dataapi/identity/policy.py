@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dataapi.recent import Recent
 from dataapi.registry import Registry
 
 Operation = Literal["get", "create", "update", "delete"]
@@ -105,7 +106,7 @@ def _names(value: list[str] | Literal["*"] | None) -> frozenset[str] | None:
 
 
 GRANTS_KEPT = 4096
-"""Answers of Policy.grant kept per process (by principals, model and operation)."""
+"""Answers of Policy.grant kept per process (by principals, model and operation), the ones used last."""
 
 
 class Policy:
@@ -114,7 +115,9 @@ class Policy:
         self._effective = {
             name: spec.principals[p.as_] if p.as_ else p for name, p in spec.principals.items()
         }
-        self._grants: dict[tuple[tuple[str, ...], str, Operation], Grant | None] = {}
+        self._grants: Recent[tuple[tuple[str, ...], str, Operation], tuple[Grant | None]] = Recent(
+            GRANTS_KEPT
+        )
 
     def roles(self) -> frozenset[str]:
         """Role names with grants (their own or another role's)."""
@@ -124,14 +127,11 @@ class Policy:
         """The union of the principals' grants. The policy never changes in a process, so each
         answer is kept: a read asks for a few grants per model it touches, every time."""
         key = (principals, model, op)
-        try:
-            return self._grants[key]
-        except KeyError:
-            pass
-        if len(self._grants) >= GRANTS_KEPT:
-            self._grants.clear()
-        found = self._grants[key] = self._grant(principals, model, op)
-        return found
+        kept = self._grants.get(key)
+        if kept is None:  # kept answers are 1-tuples: "no grant" (None) is an answer too
+            kept = (self._grant(principals, model, op),)
+            self._grants.put(key, kept)
+        return kept[0]
 
     def _grant(self, principals: tuple[str, ...], model: str, op: Operation) -> Grant | None:
         found: list[Grant] = []
