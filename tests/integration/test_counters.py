@@ -23,9 +23,8 @@ from sqlalchemy.pool import NullPool
 
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import update_without_policy as update
 from devtools.migrate import downgrade, upgrade
+from tests.support.engine import create, update
 
 pytestmark = pytest.mark.db
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from dataapi.db import wire
 from dataapi.errors import MalformedRequest
-from dataapi.reads import read_without_policy as read
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
+from tests.support.engine import read
 
 pytestmark = pytest.mark.db
 NOW = datetime(2025, 12, 1, 12, 0, tzinfo=UTC)

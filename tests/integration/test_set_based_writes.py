@@ -21,8 +21,7 @@ from dataapi.errors import NotFound
 from dataapi.models import Dealer, Item, Item_History, Item_Note, Item_Notes_Subject
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import update_without_policy as update
+from tests.support.engine import create, update
 
 
 @contextmanager

@@ -25,9 +25,7 @@ from dataapi.errors import ApiError, LimitExceeded, NotFound, UnknownField
 from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import Settings, get_settings
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import delete_without_policy as delete
-from dataapi.writes import update_without_policy as update
+from tests.support.engine import create, delete, update
 
 pytestmark = pytest.mark.db
 

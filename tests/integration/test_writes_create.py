@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 
 from dataapi.errors import MalformedRequest, UnknownField, WrongValueType
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import update_without_policy as update
 from tests.integration.writes_support import (
     ACTOR,
     SERVICES,
@@ -30,6 +28,7 @@ from tests.integration.writes_support import (
     scalar,
     statements,
 )
+from tests.support.engine import create, update
 
 pytestmark = pytest.mark.db
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import pytest
 
 from dataapi.errors import NotFound
-from dataapi.writes import delete_without_policy as delete
-from dataapi.writes import update_without_policy as update
 from tests.integration.writes_support import (
     ACTOR,
     append_history,
@@ -27,6 +25,7 @@ from tests.integration.writes_support import (
     rows,
     scalar,
 )
+from tests.support.engine import delete, update
 
 pytestmark = pytest.mark.db
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import delete_without_policy as delete
-from dataapi.writes import update_without_policy as update
 from tests.integration.writes_support import (
     ACTOR,
     append_history,
@@ -24,6 +21,7 @@ from tests.integration.writes_support import (
     rows,
     scalar,
 )
+from tests.support.engine import create, delete, update
 
 pytestmark = pytest.mark.db
 

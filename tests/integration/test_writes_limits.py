@@ -12,9 +12,6 @@ import pytest
 
 from dataapi.errors import LimitExceeded
 from dataapi.settings import Settings
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import delete_without_policy as delete
-from dataapi.writes import update_without_policy as update
 from tests.integration.writes_support import (
     SERVICES,
     append_history,
@@ -28,6 +25,7 @@ from tests.integration.writes_support import (
     scalar,
     statements,
 )
+from tests.support.engine import create, delete, update
 
 pytestmark = pytest.mark.db
 

@@ -13,8 +13,6 @@ from sqlalchemy.orm import Session
 
 from dataapi.errors import LimitExceeded, NotFound
 from dataapi.settings import Settings
-from dataapi.writes import create_without_policy as create
-from dataapi.writes import update_without_policy as update
 from tests.integration.writes_support import (
     ACTOR,
     append_history,
@@ -30,6 +28,7 @@ from tests.integration.writes_support import (
     scalar,
     update_item,
 )
+from tests.support.engine import create, update
 
 pytestmark = pytest.mark.db
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from dataapi.errors import NotFound
-from dataapi.writes import update_without_policy as update
 from tests.integration.writes_support import call, link, refused, rows, scalar, update_item
+from tests.support.engine import update
 
 pytestmark = pytest.mark.db
 

@@ -14,9 +14,9 @@ from dataapi.errors import (
     UnknownModel,
     WrongValueType,
 )
-from dataapi.reads import prepare
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
+from tests.support.engine import prepare
 
 NOW = datetime(2025, 12, 5, 13, 45, 10, tzinfo=UTC)
 
