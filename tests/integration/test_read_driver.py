@@ -61,10 +61,9 @@ def both_ways(session: Session, sent: Sent, request: dict[str, Any]) -> tuple[An
     valid = validate(raw, default_registry(), Settings(), NOW)
     connection = reading(session)
     read = compile_read(valid, valid.filters, connection.dialect)
-    assert read.compiled is not None
-    statements = [(read.plan.statement, read.compiled, read.params)]
-    if read.plan.count is not None:
-        statements.append((read.plan.count, read.count_compiled, read.count_params))
+    statements = [(read.query.statement, read.compiled, read.params)]
+    if read.query.count is not None:
+        statements.append((read.query.count, read.count_compiled, read.count_params))
 
     core = session.connection()
     sent.clear()
@@ -101,7 +100,7 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db_session: Session) -
     valid = validate(raw, default_registry(), Settings(), NOW)
     connection = reading(db_session)
     read = compile_read(valid, valid.filters, connection.dialect)
-    assert read.compiled is not None and read.params
+    assert read.params
     with db_session.begin_nested(), pytest.raises(DBAPIError) as raised:
         connection.rows(read.compiled, dict.fromkeys(read.params, "not a number"))
     assert sqlstate(raised.value) == "22P02"

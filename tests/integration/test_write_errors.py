@@ -33,6 +33,11 @@ ACTOR = "clerk"
 LEAKS = ("pg8000", "INSERT", "UPDATE", "DELETE", "SELECT", "VALUES", "%s", "Traceback", "psycopg")
 
 
+def as_http(exc: DBAPIError) -> ApiError:
+    """The domain error the API answers for a database failure (dataapi.http maps it so)."""
+    return translate(exc, default_registry().constraints)
+
+
 def _committed(operation, raw, actor):
     """The write as one real transaction (commit or rollback), with no policy: the engine alone."""
     from dataapi.db.engine import run_in_transaction
@@ -65,7 +70,7 @@ def db_error(session: Session, service: Callable[..., Result], raw: Any) -> tupl
     with pytest.raises(DBAPIError) as info:
         call(service, session, raw)
     session.rollback()
-    return translate(info.value), info.value
+    return as_http(info.value), info.value
 
 
 def assert_no_leaks(err: ApiError, *secrets: str) -> None:
@@ -148,7 +153,7 @@ def refused_anywhere(session: Session, service: Callable[..., Result], raw: Any)
         return exc
     except DBAPIError as exc:
         session.rollback()
-        return translate(exc)
+        return as_http(exc)
     raise AssertionError("the write was accepted")
 
 
@@ -174,7 +179,7 @@ def test_a_data_error_from_the_database_is_400(db_session):
         db_session.execute(text('UPDATE "Item" SET state = :s WHERE id = 1'), {"s": "x" * 81})
     db_session.rollback()
     assert info.value.orig.args[0]["C"] == "22001"
-    err = translate(info.value)
+    err = as_http(info.value)
     assert err.status == 400
     assert "DataError sqlstate=22001" in err.server_message
     assert_no_leaks(err, "x" * 81)
@@ -182,7 +187,7 @@ def test_a_data_error_from_the_database_is_400(db_session):
         db_session.execute(text('UPDATE "Item" SET valuation = valuation * 1000000 WHERE id = 8'))
     db_session.rollback()
     assert info.value.orig.args[0]["C"] == "22003"
-    assert translate(info.value).status == 400
+    assert as_http(info.value).status == 400
 
 
 def test_integer_out_of_range_is_400(db_session):
@@ -265,7 +270,7 @@ def _fabricated(code: str, invalidated: bool = False) -> DBAPIError:
     ],
 )
 def test_translate_maps_sqlstate_classes(code, invalidated, status, detail):
-    err = translate(_fabricated(code, invalidated))
+    err = as_http(_fabricated(code, invalidated))
     assert err.status == status
     assert detail in err.server_message
     assert_no_leaks(err, "secret-param", "could not serialize")
@@ -312,7 +317,7 @@ def test_run_in_transaction_gives_up_after_the_second_failure(fake_transactions)
     with pytest.raises(DBAPIError) as info:
         run_in_transaction(work)
     assert len(fake_transactions) == 2
-    assert translate(info.value).status == 503
+    assert as_http(info.value).status == 503
 
 
 def test_run_in_transaction_does_not_retry_after_an_external_call(fake_transactions):
@@ -554,7 +559,7 @@ def test_a_batch_whose_middle_member_breaks_a_constraint_writes_nothing(seeded_a
             ],
             ACTOR,
         )
-    err = translate(info.value)
+    err = as_http(info.value)
     assert (err.status, err.message) == (409, "The value 'anna@beyo.se' for field 'email' already exists.")
     assert table_counts(seeded_api) == before
 

@@ -22,8 +22,8 @@ NOW = datetime(2025, 12, 5, 13, 45, 10, tzinfo=UTC)
 
 
 def compiled(request: dict, **settings) -> tuple[str, dict]:
-    plan = prepare(request, default_registry(), Settings(**settings), NOW).plan
-    sql = plan.statement.compile(dialect=pg8000.dialect(paramstyle="pyformat"))
+    query = prepare(request, default_registry(), Settings(**settings), NOW).query
+    sql = query.statement.compile(dialect=pg8000.dialect(paramstyle="pyformat"))
     # The driver's explicit parameter casts are noise here, except jsonb: that one is the point.
     return re.sub(r"::(VARCHAR|INTEGER|TIMESTAMP WITH TIME ZONE)", "", " ".join(str(sql).split())), sql.params
 

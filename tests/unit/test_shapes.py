@@ -22,13 +22,12 @@ DIALECT = pg8000.dialect()
 def prepared(request: dict[str, Any], reuse: bool = True) -> PreparedRead:
     raw = {"model_name": "Item", "requested_data": ["id", {"dealer": ["dealer_name"]}], **request}
     valid = validate(raw, default_registry(), Settings(), NOW)
-    return compile_read(valid, valid.filters, DIALECT if reuse else None)
+    return compile_read(valid, valid.filters, DIALECT, reuse=reuse)
 
 
 def sent(read: PreparedRead) -> tuple[str, dict[str, Any]]:
-    """The SQL and the values the driver would receive: the shape's compiled statement, or one
-    compiled now for a read built without a dialect."""
-    compiled = read.compiled or read.plan.statement.compile(dialect=DIALECT)
+    """The SQL and the values the driver would receive."""
+    compiled = read.compiled
     return str(compiled), compiled.construct_params(read.params)
 
 
@@ -124,7 +123,7 @@ def test_a_second_read_of_a_shape_reuses_its_statement_with_exactly_its_own_valu
     a = prepared({"query_filters": first, "per_page": 7})
     b = prepared({"query_filters": second, "per_page": 7})
 
-    assert b.plan.statement is a.plan.statement
+    assert b.query.statement is a.query.statement
     assert sent(b) == sent(prepared({"query_filters": second, "per_page": 7}, reuse=False))
     assert sent(a) == sent(prepared({"query_filters": first, "per_page": 7}, reuse=False))
 
@@ -138,11 +137,11 @@ def test_cursors_and_counts_are_rebound_too() -> None:
     fresh = prepared(
         {**request, "cursor": cursor.encode(specs, [500, 9]), "query_filters": {"state": "X"}}, False
     )
-    assert b.plan is a.plan
+    assert b.query is a.query
     assert sent(b) == sent(fresh)
-    assert fresh.plan.count is not None and b.plan.count is not None
-    count = b.plan.count.compile(dialect=DIALECT)
-    fresh_count = fresh.plan.count.compile(dialect=DIALECT)
+    assert fresh.query.count is not None and b.query.count is not None
+    count = b.query.count.compile(dialect=DIALECT)
+    fresh_count = fresh.query.count.compile(dialect=DIALECT)
     assert count.construct_params(b.count_params) == fresh_count.construct_params()
 
 
@@ -160,7 +159,7 @@ def test_cursors_and_counts_are_rebound_too() -> None:
 )
 def test_what_changes_the_sql_is_part_of_the_shape(one: dict, other: dict) -> None:
     """A null (IS NULL instead of a comparison), a list's length, the page size: another statement."""
-    assert prepared(one).plan.statement is not prepared(other).plan.statement
+    assert prepared(one).query.statement is not prepared(other).query.statement
 
 
 def test_contains_on_text_binds_its_value_as_sent() -> None:
@@ -169,7 +168,7 @@ def test_contains_on_text_binds_its_value_as_sent() -> None:
     a = prepared({"query_filters": {"type": {"operation": "contains", "value": "50%"}}})
     b = prepared({"query_filters": {"type": {"operation": "contains", "value": "chair"}}})
 
-    assert b.plan.statement is a.plan.statement
+    assert b.query.statement is a.query.statement
     sql, values = sent(a)
     assert "ESCAPE '/'" in sql and "replace(" in sql
     assert "50%" in values.values()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dataapi.tracing import Tracer, trace_context
+from dataapi.tracing import TraceContext, Tracer, trace_context
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -37,7 +37,7 @@ def received(sock: socket.socket) -> dict[str, Any]:
 
 
 def test_the_trace_header_is_read_only_when_sampled() -> None:
-    assert trace_context(TRACE) == ("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
+    assert trace_context(TRACE) == TraceContext("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
     assert trace_context(TRACE.replace("Sampled=1", "Sampled=0")) is None
     assert trace_context("Root=1-5759e988-bd862e3fe1be46a994272793") is None
     assert trace_context(None) is None

@@ -1,5 +1,7 @@
 """Typed domain errors. Each class carries its HTTP status; dataapi.http maps them in one place."""
 
+from __future__ import annotations
+
 from typing import ClassVar
 
 
@@ -52,7 +54,10 @@ class WrongValueType(BadRequest):
 
 
 class LimitExceeded(BadRequest):
-    pass
+    @classmethod
+    def of(cls, what: str, limit: int, at: str, name: str) -> LimitExceeded:
+        """`what` is over the setting `name` (at most `limit`), at the request part `at`."""
+        return cls(f"{what} (at most {limit}).", at=at or "/", detail=f"limit={name} max={limit}")
 
 
 class ResponseTooLarge(BadRequest):

@@ -9,9 +9,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from sqlalchemy.exc import DBAPIError
 
+from dataapi.boundary import check_body
 from dataapi.db.sqlstate import translate
 from dataapi.errors import ApiError, LimitExceeded, MalformedRequest, PolicyRefusal, Unauthenticated
-from dataapi.query.limits import check_body
+from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import get_settings
 from dataapi.telemetry import count, logger
@@ -124,7 +125,7 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(DBAPIError)
     def _db_error(exc: DBAPIError) -> Response:
-        mapped = translate(exc)
+        mapped = translate(exc, default_registry().constraints)
         count(f"Error.{type(mapped).__name__}")
         logger.exception("database error", extra={"error": mapped.server_message})
         return _error(app, mapped.status, mapped.message, mapped.server_message)

@@ -1,13 +1,12 @@
 """get_items (README "Reading"): plan -> (caller, policy) -> run, as writes.py does for writes.
 
 `plan` checks everything that needs no database, so a bad request never waits for a connection;
-the work it returns takes the caller's Authorizer (or none, for trusted callers), then compiles
+the plan it answers runs with the caller's Authorizer (or none, for trusted callers): it compiles
 and runs one data statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,26 +15,28 @@ from sqlalchemy import Dialect, FromClause, Text, cast, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from dataapi.boundary import parse_model
 from dataapi.db.engine import ReadConnection, commit_with_next, reading
 from dataapi.errors import LimitExceeded
 from dataapi.query import cursor, limits, shapes
 from dataapi.query.execute import compile_for, fetch
 from dataapi.query.joins import Aliases
-from dataapi.query.parse import GetItemsRequest, parse_filters, parse_model, parse_requested
+from dataapi.query.parse import GetItemsRequest, parse_filters, parse_requested
 from dataapi.query.select import (
     OrderKey,
-    ReadPlan,
+    PageQuery,
     check_cursor_mode,
     cursor_values,
     order_keys,
-    plan_read,
+    page_query,
     project,
 )
-from dataapi.query.serialize import guard_size, rows_json
+from dataapi.query.serialize import guard_size, rows_json, sign_rows
 from dataapi.query.validate import (
     BoolOp,
     Fields,
     OrderPath,
+    check_fields,
     validate_fields,
     validate_filters,
     validate_order,
@@ -49,10 +50,6 @@ from dataapi.telemetry import count
 
 if TYPE_CHECKING:
     from dataapi.identity.authorize import Authorizer
-
-ReadWork = Callable[[Session | ReadConnection, "Authorizer | None", bool], Result]
-"""A validated read, run in a transaction (a session's, or a read's own), checked by the caller's
-Authorizer (or none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +70,7 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
     model = registry.model(req.model_name)
     limits.check_order_by(req.order_by, settings)
     fields = validate_fields(model, parse_requested(req.requested_data, "/requested_data"))
-    limits.check_fields(fields, settings)
+    check_fields(fields, settings)
     filters = validate_filters(parse_filters(req.query_filters, "/query_filters"), model, now)
     order = validate_order(model, req.order_by)
     per_page = settings.max_per_page if req.per_page is None else req.per_page
@@ -87,47 +84,50 @@ def validate(raw: Any, registry: Registry, settings: Settings, now: datetime) ->
     return ValidRead(req, model, fields, filters, order, per_page, now)
 
 
-def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None = None) -> ReadWork:
-    valid = validate(raw, registry, settings, now or datetime.now(UTC))
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    """A validated read, to run in a transaction: a session's, or a read's own."""
 
-    def work(session: Session | ReadConnection, auth: Authorizer | None, last: bool = False) -> Result:
-        """`last`: nothing follows in the transaction, so COMMIT may travel with the page."""
-        connection = reading(session)
+    valid: ValidRead
+    settings: Settings
+
+    def run(self, target: Session | ReadConnection, *, auth: Authorizer | None, last: bool = False) -> Result:
+        """Checked by the caller's Authorizer (None: a trusted caller). `last`: nothing follows in
+        the transaction, so COMMIT may travel with the page."""
+        valid = self.valid
+        connection = reading(target)
         filters = (
             valid.filters
             if auth is None
             else auth.authorize_read(valid.model, valid.fields, valid.filters, valid.order)
         )
         prepared = compile_read(valid, filters, connection.dialect)
-        if last and prepared.plan.count is None:  # with a count, the page is not the last statement
+        if last and prepared.query.count is None:  # with a count, the page is not the last statement
             commit_with_next(connection)
-        return run(connection, prepared, settings)
-
-    return work
+        return run(connection, prepared, self.settings)
 
 
-def read_without_policy(
-    session: Session, raw: Any, registry: Registry, settings: Settings, now: datetime | None = None
-) -> Result:
-    """Engine tests and trusted callers."""
-    return plan(raw, registry, settings, now)(session, None, False)
+def plan(raw: Any, registry: Registry, settings: Settings, now: datetime | None = None) -> ReadPlan:
+    return ReadPlan(validate(raw, registry, settings, now or datetime.now(UTC)), settings)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PreparedRead:
-    plan: ReadPlan
+    """A read compiled for a dialect, with the values to bind when its shape's statement is reused."""
+
+    query: PageQuery
     per_page: int
     specs: list[str]
     fields: Fields
+    compiled: SQLCompiler
+    count_compiled: SQLCompiler | None
     params: dict[str, Any] | None = None  # values bound to a shape's statement (query.shapes)
     count_params: dict[str, Any] | None = None
-    compiled: SQLCompiler | None = None  # the statements compiled for a dialect (compile_read)
-    count_compiled: SQLCompiler | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    plan: ReadPlan
+    query: PageQuery
     binds: shapes.Binds | None  # None: this shape's values cannot be rebound; build it whole
     count_binds: shapes.Binds | None
     compiled: SQLCompiler
@@ -137,9 +137,12 @@ class _Shape:
 _SHAPES = shapes.Shapes()
 
 
-def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | None = None) -> PreparedRead:
-    """With a dialect, compiled for it: the statement of the read's shape is built and compiled
-    once and reused."""
+def compile_read(
+    valid: ValidRead, filters: BoolOp | None, dialect: Dialect, *, reuse: bool = True
+) -> PreparedRead:
+    """Compiled for `dialect`. With `reuse`, the statement of the read's shape is built and
+    compiled once and reused with this read's values; a shape whose values cannot be rebound, or a
+    read without `reuse`, is built whole."""
     req, model = valid.request, valid.model
     aliases = Aliases()
     root = aliases(model.table)
@@ -152,7 +155,7 @@ def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | No
         after = cursor_values(keys, [req.cursor], valid.now)  # the id column's type and range
     elif isinstance(req.cursor, str):
         after = cursor_values(keys, cursor.decode(req.cursor, specs), valid.now)
-    if dialect is not None:
+    if reuse:
         shape = shapes.abstract(filters, after)
         fields = shapes.fields_key(valid.fields)
         key = (dialect, fields, tuple(specs), valid.per_page, req.count, shape.key)  # compiled for it
@@ -160,39 +163,45 @@ def compile_read(valid: ValidRead, filters: BoolOp | None, dialect: Dialect | No
         if built.binds is not None:
             count = None if built.count_binds is None else shapes.params(built.count_binds, shape.values)
             return PreparedRead(
-                built.plan,
-                valid.per_page,
-                specs,
-                valid.fields,
-                shapes.params(built.binds, shape.values),
-                count,
-                built.compiled,
-                built.count_compiled,
+                query=built.query,
+                per_page=valid.per_page,
+                specs=specs,
+                fields=valid.fields,
+                compiled=built.compiled,
+                count_compiled=built.count_compiled,
+                params=shapes.params(built.binds, shape.values),
+                count_params=count,
             )
-    read_plan = _plan(valid, filters, keys, after, root, aliases)
-    if dialect is None:
-        return PreparedRead(read_plan, valid.per_page, specs, valid.fields)
-    count_compiled = None if read_plan.count is None else compile_for(read_plan.count, dialect)
+    query = _query(valid, filters, keys, after, root, aliases)
     return PreparedRead(
-        read_plan,
-        valid.per_page,
-        specs,
-        valid.fields,
-        compiled=compile_for(read_plan.statement, dialect),
-        count_compiled=count_compiled,
+        query=query,
+        per_page=valid.per_page,
+        specs=specs,
+        fields=valid.fields,
+        compiled=compile_for(query.statement, dialect),
+        count_compiled=None if query.count is None else compile_for(query.count, dialect),
     )
 
 
-def _plan(
+def _query(
     valid: ValidRead,
     filters: BoolOp | None,
     keys: list[OrderKey],
     after: list[Any] | None,
     root: FromClause,
     aliases: Aliases,
-) -> ReadPlan:
+) -> PageQuery:
     where = compile_where(filters, root, aliases) if filters is not None and filters.children else None
-    return plan_read(valid.fields, where, keys, after, valid.per_page, root, aliases, valid.request.count)
+    return page_query(
+        valid.fields,
+        where=where,
+        keys=keys,
+        after=after,
+        limit=valid.per_page,
+        root=root,
+        aliases=aliases,
+        with_count=valid.request.count,
+    )
 
 
 def _build(
@@ -203,37 +212,30 @@ def _build(
     aliases: Aliases,
     dialect: Dialect,
 ) -> _Shape:
-    plan = _plan(valid, shape.filters, keys, shape.after, root, aliases)
-    page = compile_for(plan.statement, dialect)
+    query = _query(valid, shape.filters, keys, shape.after, root, aliases)
+    page = compile_for(query.statement, dialect)
     binds = shapes.binds(page, len(shape.values))
     count_binds = count_compiled = None
-    if plan.count is not None:
+    if query.count is not None:
         count_slots = len(shape.values) - (0 if shape.after is None else len(shape.after))
-        count_compiled = compile_for(plan.count, dialect)
+        count_compiled = compile_for(query.count, dialect)
         count_binds = shapes.binds(count_compiled, count_slots)
         if count_binds is None:
             binds = None
-    return _Shape(plan, binds, count_binds, page, count_compiled)
-
-
-def prepare(raw: Any, registry: Registry, settings: Settings, now: datetime) -> PreparedRead:
-    """Parse, validate and compile with no policy (compile-only engine tests)."""
-    valid = validate(raw, registry, settings, now)
-    return compile_read(valid, valid.filters)
+    return _Shape(query, binds, count_binds, page, count_compiled)
 
 
 def run(connection: ReadConnection, prepared: PreparedRead, settings: Settings) -> Result:
-    assert prepared.compiled is not None  # compiled for the connection's dialect
     page = fetch(
         connection, prepared.compiled, prepared.params, prepared.count_compiled, prepared.count_params
     )
     count("RowsRead", len(page.rows))
-    body = rows_json(Files(settings).sign_rows(page.rows, prepared.fields))
+    body = rows_json(sign_rows(page.rows, prepared.fields, Files(settings)))
     guard_size(body, settings.max_response_bytes)
     extra: dict[str, Any] = {"next_cursor": None}
     if len(page.rows) == prepared.per_page and page.last_keys is not None:
         extra["next_cursor"] = cursor.encode(prepared.specs, page.last_keys)
-    if prepared.plan.count is not None:
+    if prepared.query.count is not None:
         extra["count"] = page.count
     return Result(200, "Data acquired.", body, extra)
 
@@ -247,4 +249,4 @@ def read_back(
     pk = root.c[model.pk.key]
     query = select(pk, cast(project(fields, root, aliases), Text)).select_from(root).where(pk.in_(ids))
     by_id = {row_id: text for row_id, text in session.execute(query)}
-    return Files(settings).sign_rows([by_id[i] for i in ids if i in by_id], fields)
+    return sign_rows([by_id[i] for i in ids if i in by_id], fields, Files(settings))

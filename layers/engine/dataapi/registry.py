@@ -6,6 +6,8 @@ identifier from a request reaches SQL without being found in this registry first
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import cast
@@ -102,6 +104,15 @@ class ModelInfo:
         return info
 
 
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A named constraint or unique index, as a database error names it (dataapi.db.sqlstate)."""
+
+    table: str
+    columns: tuple[str, ...]
+    referred_table: str | None  # a foreign key's
+
+
 class Registry:
     def __init__(
         self, base: type[DeclarativeBase], file_prefixes: dict[str, tuple[str, ...]] | None = None
@@ -116,6 +127,7 @@ class Registry:
         for model in self.models.values():
             for prop in model.mapper.relationships:
                 model.relationships[prop.key] = self._relationship(model, prop)
+        self.constraints = _constraints(self.models.values())
 
     def model(self, name: str, at: str = "/model_name") -> ModelInfo:
         info = self.models.get(name) if isinstance(name, str) else None
@@ -174,6 +186,33 @@ class Registry:
             prop=prop,
             registry=self,
         )
+
+
+def _constraints(models: Iterable[ModelInfo]) -> dict[str, Constraint]:
+    """Constraint and unique index names over every model's table and link tables."""
+    found: dict[str, Constraint] = {}
+    for model in models:
+        tables = [model.table] + [
+            rel.secondary for rel in model.relationships.values() if rel.secondary is not None
+        ]
+        for table in tables:
+            for constraint in table.constraints:
+                if isinstance(constraint.name, str):
+                    referred = getattr(constraint, "referred_table", None)
+                    columns = tuple(c.name for c in getattr(constraint, "columns", ()))
+                    found[constraint.name] = Constraint(
+                        table.name, columns, None if referred is None else referred.name
+                    )
+            for index in table.indexes:
+                if index.unique and isinstance(index.name, str):
+                    # An expression index (lower(email)) lists no columns: name those it mentions.
+                    names = tuple(c.name for c in index.columns) or tuple(
+                        c.name
+                        for c in table.columns
+                        if any(re.search(rf"\b{re.escape(c.name)}\b", str(e)) for e in index.expressions)
+                    )
+                    found[index.name] = Constraint(table.name, names, None)
+    return found
 
 
 @lru_cache(maxsize=1)

@@ -18,20 +18,27 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 HEADER = b'{"format": "json", "version": 1}\n'
 
 
-def trace_context(header: str | None) -> tuple[str, str] | None:
-    """(trace id, parent id) of a sampled trace header `Root=...;Parent=...;Sampled=1`, else None."""
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    trace_id: str
+    parent_id: str
+
+
+def trace_context(header: str | None) -> TraceContext | None:
+    """The trace of a sampled trace header `Root=...;Parent=...;Sampled=1`, else None."""
     if not header:
         return None
     parts = dict(p.split("=", 1) for p in header.split(";") if "=" in p)
     if parts.get("Sampled") != "1" or not parts.get("Root") or not parts.get("Parent"):
         return None
-    return parts["Root"], parts["Parent"]
+    return TraceContext(parts["Root"], parts["Parent"])
 
 
 class Tracer:
@@ -66,8 +73,8 @@ class Tracer:
         doc: dict[str, Any] = {
             "name": name,
             "id": secrets.token_hex(8),
-            "trace_id": trace[0],
-            "parent_id": self._stack[-1] if self._stack else trace[1],
+            "trace_id": trace.trace_id,
+            "parent_id": self._stack[-1] if self._stack else trace.parent_id,
             "type": "subsegment",
             "start_time": time.time(),
         }

@@ -1,8 +1,14 @@
-"""create_items, update_items, delete_items (docs/contract.md §4): one request or a batch, one transaction."""
+"""create_items, update_items, delete_items (docs/contract.md §4): one request or a batch, one transaction.
+
+`plan_create`, `plan_update` and `plan_delete` check everything that needs no database and answer a
+plan; its `run` takes the request's session, the actor stamped on audit columns, the caller's
+Authorizer (None for trusted callers) and the per-row hooks by model name (User rows mirror
+Cognito users).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from dataapi.errors import MalformedRequest, NotFound, PolicyRefusal
-from dataapi.identity.policy import Operation
-from dataapi.mutate.apply import Budget, RowHook, Writer
+from dataapi.errors import MalformedRequest, NotFound
+from dataapi.mutate.apply import NewRows, Writer
+from dataapi.mutate.bounds import Budget
+from dataapi.mutate.interfaces import RowHook
 from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
 from dataapi.mutate.values import Context, Limits, RowValues, validate_rows, validate_values
-from dataapi.query import limits
 from dataapi.query.parse import parse_filters, parse_requested
-from dataapi.query.validate import BoolOp, Fields, validate_fields, validate_filters
+from dataapi.query.validate import BoolOp, Fields, check_fields, validate_fields, validate_filters
 from dataapi.reads import read_back
 from dataapi.registry import ModelInfo, Registry
 from dataapi.result import Result
@@ -29,29 +35,6 @@ if TYPE_CHECKING:
     from dataapi.identity.authorize import Authorizer
 
 Hooks = dict[str, RowHook]
-
-Work = Callable[[Session, str, "Authorizer | None", Hooks], Result]
-"""A validated write, run in a transaction as `actor`, checked by the caller's Authorizer (or none),
-with per-row hooks by model name (User rows mirror Cognito users)."""
-
-
-def create_without_policy(
-    session: Session, raw: Any, actor: str, registry: Registry, settings: Settings
-) -> Result:
-    """Run a create with no policy (engine tests and trusted callers)."""
-    return plan_create(raw, registry, settings)(session, actor, None, {})
-
-
-def update_without_policy(
-    session: Session, raw: Any, actor: str, registry: Registry, settings: Settings
-) -> Result:
-    return plan_update(raw, registry, settings)(session, actor, None, {})
-
-
-def delete_without_policy(
-    session: Session, raw: Any, actor: str, registry: Registry, settings: Settings
-) -> Result:
-    return plan_delete(raw, registry, settings)(session, actor, None, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +54,7 @@ class UpdateMember:
     base: str
     model: ModelInfo
     values: RowValues
-    filters: BoolOp | None  # as asked; the caller's row rule is added when the work runs
+    filters: BoolOp | None  # as asked; the caller's row rule is added when the plan runs
     fields: Fields | None
     first: bool
 
@@ -79,47 +62,115 @@ class UpdateMember:
 @dataclass(frozen=True, slots=True)
 class DeleteMember:
     reference: str
-    at: str  # pointer to the member's object_values
+    base: str
     model: ModelInfo
     filters: BoolOp | None
     also_do: RowValues | None
     first: bool
 
+    @property
+    def at(self) -> str:
+        """Pointer to the member's object_values."""
+        return self.base + "/object_values"
 
-def plan_create(raw: Any, registry: Registry, settings: Settings) -> Work:
-    requests, batch = parse_batch(CreateRequest, raw, settings.max_batch)
-    ctx = _context(settings)
-    members = []
-    for req, base in requests:  # validate every member before the first statement
-        model = registry.model(req.model_name, base + "/model_name")
-        rows = validate_rows(model, req.object_values, base + "/object_values", ctx, creating=True)
-        fields = _fields(model, req.requested_data, base)
-        members.append(CreateMember(req.reference or req.model_name, base, model, rows, fields))
 
-    def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
+@dataclass(frozen=True, slots=True)
+class CreatePlan:
+    members: list[CreateMember]
+    batch: bool
+    settings: Settings
+
+    def run(self, session: Session, *, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
         if auth is not None:
-            for m in members:
+            for m in self.members:
                 for row in m.rows:
                     auth.write("create", row)
                 if m.fields is not None:
                     auth.read(m.fields, m.base + "/requested_data")
-        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
+        writer = Writer(session, Budget(self.settings.max_rows_touched), actor, auth, hooks)
         # Members without requested_data may be written together (their bodies need no reading).
-        created = writer.create_members([(m.model, m.rows, m.fields is None) for m in members])
+        created = writer.create_members([NewRows(m.model, m.rows, m.fields is None) for m in self.members])
         bodies = [
-            read_back(session, m.model, m.fields, ids, settings) if m.fields else ["{}"] * len(ids)
-            for m, ids in zip(members, created, strict=True)
+            read_back(session, m.model, m.fields, ids, self.settings) if m.fields else ["{}"] * len(ids)
+            for m, ids in zip(self.members, created, strict=True)
         ]
-        return _result(bodies, batch, [m.reference for m in members], "created", writer)
-
-    return work
+        return _result(bodies, self.batch, [m.reference for m in self.members], "created", writer)
 
 
-def plan_update(raw: Any, registry: Registry, settings: Settings, missing_ok: bool = False) -> Work:
-    requests, batch = parse_batch(UpdateRequest, raw, settings.max_batch)
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    members: list[UpdateMember]
+    batch: bool
+    settings: Settings
+    missing_ok: bool  # scheduled runs: nothing matched is a run of 0 rows, not an error
+
+    def run(self, session: Session, *, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
+        allowed = [m.filters for m in self.members]
+        if auth is not None:
+            allowed = [auth.authorize_target(m.model, "update", m.filters, m.base) for m in self.members]
+            for m in self.members:
+                auth.write("update", m.values)
+                if m.fields is not None:
+                    auth.read(m.fields, m.base + "/requested_data")
+        budget = Budget(self.settings.max_rows_touched)
+        writer = Writer(session, budget, actor, auth, hooks, missing_ok=self.missing_ok)
+        bodies = []
+        for m, filters in zip(self.members, allowed, strict=True):
+            at = m.base + "/query_filters"
+            with _explained(auth, writer, m.model, m.filters, filters, at):
+                ids = writer.update(m.model, m.values, filters, first=m.first, at=at)
+            bodies.append(read_back(session, m.model, m.fields, ids, self.settings) if m.fields else [])
+        return _result(bodies, self.batch, [m.reference for m in self.members], "updated", writer)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePlan:
+    members: list[DeleteMember]
+    batch: bool
+    settings: Settings
+
+    def run(self, session: Session, *, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
+        allowed = [m.filters for m in self.members]
+        if auth is not None:
+            allowed = [auth.authorize_target(m.model, "delete", m.filters, m.base) for m in self.members]
+            for m in self.members:
+                if m.also_do is not None:
+                    auth.write("update", m.also_do)
+        writer = Writer(session, Budget(self.settings.max_rows_touched), actor, auth, hooks)
+        if auth is not None:
+            for m, filters in zip(self.members, allowed, strict=True):
+                auth.check_not_own_account(m.model, filters, m.at + "/query_filters", writer.any_match)
+        for m, filters in zip(self.members, allowed, strict=True):
+            at = m.at + "/query_filters"
+            with _explained(auth, writer, m.model, m.filters, filters, at):
+                writer.delete(m.model, filters, first=m.first, also_do=m.also_do, at=at)
+        return _result(
+            [[] for _ in self.members], self.batch, [m.reference for m in self.members], "deleted", writer
+        )
+
+
+WritePlan = CreatePlan | UpdatePlan | DeletePlan
+
+
+def plan_create(raw: Any, registry: Registry, settings: Settings) -> CreatePlan:
+    batch = parse_batch(CreateRequest, raw, settings.max_batch)
     ctx = _context(settings)
     members = []
-    for req, base in requests:
+    for member in batch.members:  # validate every member before the first statement
+        req, base = member.request, member.base
+        model = registry.model(req.model_name, base + "/model_name")
+        rows = validate_rows(model, req.object_values, base + "/object_values", ctx, creating=True)
+        fields = _fields(model, req.requested_data, base)
+        members.append(CreateMember(req.reference or req.model_name, base, model, rows, fields))
+    return CreatePlan(members, batch.is_batch, settings)
+
+
+def plan_update(raw: Any, registry: Registry, settings: Settings, *, missing_ok: bool = False) -> UpdatePlan:
+    batch = parse_batch(UpdateRequest, raw, settings.max_batch)
+    ctx = _context(settings)
+    members = []
+    for member in batch.members:
+        req, base = member.request, member.base
         model = registry.model(req.model_name, base + "/model_name")
         values = validate_values(model, req.object_values, base + "/object_values", ctx, creating=False)
         filters = _target_filters(model, req.query_filters, req.allow_all, base + "/query_filters", ctx)
@@ -127,32 +178,15 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, missing_ok: bo
         reference = req.reference or req.model_name
         first = req.update_type == "first_match"
         members.append(UpdateMember(reference, base, model, values, filters, fields, first))
-
-    def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
-        allowed = [m.filters for m in members]
-        if auth is not None:
-            allowed = [_authorized(auth, m.model, "update", m.filters, m.base) for m in members]
-            for m in members:
-                auth.write("update", m.values)
-                if m.fields is not None:
-                    auth.read(m.fields, m.base + "/requested_data")
-        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks, missing_ok)
-        bodies = []
-        for m, filters in zip(members, allowed, strict=True):
-            at = m.base + "/query_filters"
-            with _own_rows(writer, m.model, m.filters, filters, at):
-                ids = writer.update(m.model, m.values, filters, m.first, at)
-            bodies.append(read_back(session, m.model, m.fields, ids, settings) if m.fields else [])
-        return _result(bodies, batch, [m.reference for m in members], "updated", writer)
-
-    return work
+    return UpdatePlan(members, batch.is_batch, settings, missing_ok)
 
 
-def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
-    requests, batch = parse_batch(DeleteRequest, raw, settings.max_batch)
+def plan_delete(raw: Any, registry: Registry, settings: Settings) -> DeletePlan:
+    batch = parse_batch(DeleteRequest, raw, settings.max_batch)
     ctx = _context(settings)
     members = []
-    for req, base in requests:
+    for member in batch.members:
+        req, base = member.request, member.base
         model = registry.model(req.model_name, base + "/model_name")
         at = base + "/object_values"
         if req.deletion is None:
@@ -166,29 +200,8 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> Work:
         also = req.object_values.also_do
         also_do = validate_values(model, also, at + "/also_do", ctx, creating=False) if also else None
         first = req.deletion == "delete_first"
-        members.append(DeleteMember(req.reference or req.model_name, at, model, filters, also_do, first))
-
-    def work(session: Session, actor: str, auth: Authorizer | None, hooks: Hooks) -> Result:
-        allowed = [m.filters for m in members]
-        if auth is not None:
-            base = [m.at.removesuffix("/object_values") for m in members]
-            allowed = [
-                _authorized(auth, m.model, "delete", m.filters, b) for m, b in zip(members, base, strict=True)
-            ]
-            for m in members:
-                if m.also_do is not None:
-                    auth.write("update", m.also_do)
-        writer = Writer(session, Budget(settings.max_rows_touched), actor, auth, hooks)
-        if auth is not None:
-            for m, filters in zip(members, allowed, strict=True):
-                _not_own_account(writer, auth, m.model, filters, m.at)
-        for m, filters in zip(members, allowed, strict=True):
-            at = m.at + "/query_filters"
-            with _own_rows(writer, m.model, m.filters, filters, at):
-                writer.delete(m.model, filters, m.first, m.also_do, at)
-        return _result([[] for _ in members], batch, [m.reference for m in members], "deleted", writer)
-
-    return work
+        members.append(DeleteMember(req.reference or req.model_name, base, model, filters, also_do, first))
+    return DeletePlan(members, batch.is_batch, settings)
 
 
 def _context(settings: Settings) -> Context:
@@ -196,46 +209,21 @@ def _context(settings: Settings) -> Context:
 
 
 @contextmanager
-def _own_rows(
-    writer: Writer, model: ModelInfo, asked: BoolOp | None, allowed: BoolOp | None, at: str
+def _explained(
+    auth: Authorizer | None,
+    writer: Writer,
+    model: ModelInfo,
+    asked: BoolOp | None,
+    allowed: BoolOp | None,
+    at: str,
 ) -> Iterator[None]:
-    """When a row rule hid every match, say 403 (rows exist, not yours), not 404."""
+    """A 404 the caller's row rule may explain (dataapi.identity.authorize.Authorizer.explain_not_found)."""
     try:
         yield
     except NotFound:
-        if (
-            allowed is not asked
-            and writer.session.scalars(writer.matching_ids(model, asked, True)).first() is not None
-        ):
-            raise PolicyRefusal(
-                f"You may only change your own {model.name} rows.", at=at, detail="rows=own"
-            ) from None
+        if auth is not None:
+            auth.explain_not_found(model, asked, allowed, at, writer.any_match)
         raise
-
-
-def _not_own_account(
-    writer: Writer, auth: Authorizer, model: ModelInfo, filters: BoolOp | None, at: str
-) -> None:
-    """Nobody deletes their own account or a role it holds: that changes roles on their account."""
-    own = auth.own_account(model)
-    if own is None:
-        return
-    mine = BoolOp("and", (own,) if filters is None else (filters, own))
-    if writer.session.scalars(writer.matching_ids(model, mine, True)).first() is not None:
-        raise PolicyRefusal(
-            f"You may not delete your own account or a role it holds ({model.name}).",
-            at=at + "/query_filters",
-            detail=f"model={model.name} self-grant",
-        )
-
-
-def _authorized(
-    auth: Authorizer, model: ModelInfo, op: Operation, filters: BoolOp | None, at: str
-) -> BoolOp | None:
-    """Check the operation and every filter path against the grants; add the row rule."""
-    auth.grant(model, op, at)
-    auth.filters(filters, model, op)
-    return auth.restrict(model, op, filters)
 
 
 def _target_filters(
@@ -256,7 +244,7 @@ def _fields(model: ModelInfo, requested: list | None, base: str) -> Fields | Non
     if not requested:
         return None
     fields = validate_fields(model, parse_requested(requested, base + "/requested_data"))
-    limits.check_fields(fields)
+    check_fields(fields)
     return fields
 
 

@@ -13,7 +13,7 @@ Connection and SQLAlchemy's execution context cost a warm read about 0.3 ms of P
 
 import json
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from dataapi.db import rdsauth, wire
+from dataapi.db import rdsauth, sqlalchemy_internals, wire
 from dataapi.db.sqlstate import RETRYABLE, sqlstate
 from dataapi.errors import ApiError, Unavailable
 from dataapi.settings import Settings, get_settings
@@ -61,8 +61,10 @@ def _create(settings: Settings) -> Engine:
         args = {"ssl_context": ssl.create_default_context(), **timeout}
         engine = create_engine(url, connect_args=args, **pool)
         event.listen(engine, "do_connect", _credentials(settings))
-    wire.install(engine)  # after _credentials: the first do_connect that connects wins
-    event.listen(engine, "connect", _socket_timeout(settings.socket_timeout_ms / 1000))
+    # After _credentials: the first do_connect that connects wins. Reads wait past the statement
+    # timeout (the server's own error comes first) but never forever: a database that stops
+    # answering is a 503, not a hung function.
+    wire.install(engine, socket_timeout_s=settings.socket_timeout_ms / 1000)
     return engine
 
 
@@ -89,44 +91,18 @@ class ReadConnection:
     dialect: Dialect
 
     def rows(self, compiled: SQLCompiler, params: dict[str, Any] | None) -> list[list[Any]]:
-        """The statement's rows, its values bound as SQLAlchemy binds them (the same processors,
-        IN lists expanded); a driver error is raised as SQLAlchemy raises it (DBAPIError)."""
-        state = compiled.construct_expanded_state(params, escape_names=False)
-        values = state.parameters
-        processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
-        if state.processors:  # an expanded IN list's values are processed one by one
-            processors = {**processors, **state.processors}
-        args = tuple(
-            processors[name](values[name]) if name in processors else values[name]
-            for name in state.positiontup or ()
-        )
+        """The statement's rows, its values bound as SQLAlchemy binds them; a driver error is
+        raised as SQLAlchemy raises it (DBAPIError)."""
+        bound = sqlalchemy_internals.bind(compiled, params)
         cursor = self.dbapi.cursor()
-        with self.errors(state.statement, args):
-            cursor.execute(state.statement, args)
+        with self.errors(bound.statement, bound.args):
+            cursor.execute(bound.statement, bound.args)
             return cursor.fetchall()
 
     @contextmanager
     def errors(self, statement: str, args: Any) -> Iterator[None]:
-        with _as_sqlalchemy_raises(self.dialect, statement, args, self.dbapi):
+        with sqlalchemy_internals.raised_as_sqlalchemy(self.dialect, statement, args, self.dbapi):
             yield
-
-
-@contextmanager
-def _as_sqlalchemy_raises(dialect: Dialect, statement: str | None, args: Any, dbapi: Any) -> Iterator[None]:
-    """A driver error as SQLAlchemy raises one (DBAPIError, disconnects marked), so that work done
-    on the DB-API connection fails exactly as work done through SQLAlchemy does."""
-    try:
-        yield
-    except dialect.loaded_dbapi.Error as exc:
-        invalidated = dialect.is_disconnect(exc, dbapi, None)
-        raise DBAPIError.instance(
-            statement,
-            args,
-            exc,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=invalidated,
-            dialect=dialect,
-        ) from exc
 
 
 def reading(session: Session | ReadConnection) -> ReadConnection:
@@ -144,16 +120,6 @@ def begin_value(session: Session | ReadConnection) -> Any:
     if not rows:
         raise RuntimeError("the transaction has not begun: no statement ran yet")
     return rows[0][1]
-
-
-def _socket_timeout(seconds: float) -> Any:
-    """After the handshake, reads wait past the statement timeout (the server's own error comes
-    first) but never forever: a database that stops answering is a 503, not a hung function."""
-
-    def apply(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection._usock.settimeout(seconds)  # pg8000's socket (the version is pinned)
-
-    return apply
 
 
 def _credentials(settings: Settings) -> Any:
@@ -226,7 +192,7 @@ def read_transaction(also: str = "") -> Iterator[ReadConnection]:
     """`transaction()` for a read: a pooled DB-API connection, with neither a Session nor a Core
     Connection."""
     engine = get_engine()
-    with _as_sqlalchemy_raises(engine.dialect, None, None, None):
+    with sqlalchemy_internals.raised_as_sqlalchemy(engine.dialect, None, None, None):
         pooled = _connected(engine.raw_connection)
     counted = _Counted()
     try:

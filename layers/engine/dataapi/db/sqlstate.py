@@ -5,12 +5,14 @@ the constraint and the field.
 """
 
 import re
-from functools import lru_cache
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
 from dataapi.errors import ApiError, BadRequest, Conflict, Unavailable
+from dataapi.registry import Constraint
 
 RETRYABLE = frozenset(("40001", "40P01"))  # serialization failure, deadlock
 
@@ -30,47 +32,23 @@ def _info(exc: DBAPIError) -> dict[str, Any]:
 _KEY = re.compile(r"^Key \((?P<cols>.+?)\)=\((?P<value>.*)\) ")
 
 
-@lru_cache(maxsize=1)
-def _constraint_columns() -> dict[str, tuple[str, list[str], str | None]]:
-    """constraint name -> (table, columns, referred table) over every registered model."""
-    from dataapi.registry import default_registry
-
-    found: dict[str, tuple[str, list[str], str | None]] = {}
-    for model in default_registry().models.values():
-        tables = [model.table] + [
-            rel.secondary for rel in model.relationships.values() if rel.secondary is not None
-        ]
-        for table in tables:
-            for constraint in table.constraints:
-                name = constraint.name
-                if isinstance(name, str):
-                    referred = getattr(constraint, "referred_table", None)
-                    found[name] = (
-                        table.name,
-                        [c.name for c in getattr(constraint, "columns", ())],
-                        referred.name if referred is not None else None,
-                    )
-            for index in table.indexes:
-                if index.unique and isinstance(index.name, str):
-                    # An expression index (lower(email)) lists no columns: name those it mentions.
-                    names = [c.name for c in index.columns] or [
-                        c.name
-                        for c in table.columns
-                        if any(re.search(rf"\b{re.escape(c.name)}\b", str(e)) for e in index.expressions)
-                    ]
-                    found[index.name] = (table.name, names, None)
-    return found
+@dataclass(frozen=True, slots=True)
+class KeyViolation:
+    fields: str  # the constraint's columns, comma-separated
+    value: str | None  # the offending value, as PostgreSQL's DETAIL shows it
 
 
-def _key_violation(info: dict[str, Any]) -> tuple[str, str | None]:
-    """(field names, offending value) of a unique or foreign-key violation."""
-    known = _constraint_columns().get(info.get("n", ""))
+def _key_violation(info: dict[str, Any], constraints: Mapping[str, Constraint]) -> KeyViolation:
+    """The fields and offending value of a unique or foreign-key violation."""
+    known = constraints.get(info.get("n", ""))
     match = _KEY.match(info.get("D", ""))
-    fields = ", ".join(known[1]) if known else (match.group("cols") if match else "")
-    return fields, match.group("value") if match else None
+    fields = ", ".join(known.columns) if known else (match.group("cols") if match else "")
+    return KeyViolation(fields, match.group("value") if match else None)
 
 
-def translate(exc: DBAPIError) -> ApiError:
+def translate(exc: DBAPIError, constraints: Mapping[str, Constraint]) -> ApiError:
+    """The domain error of a database failure; `constraints` (the registry's, by name) name the
+    fields of a key violation."""
     info = _info(exc)
     code = sqlstate(exc) or ""
     constraint = info.get("n", "")
@@ -88,20 +66,20 @@ def translate(exc: DBAPIError) -> ApiError:
             "The database was busy with conflicting work; try again.", detail=f"sqlstate={code}"
         )
     if code == "23505":
-        fields, value = _key_violation(info)
+        key = _key_violation(info, constraints)
         message = (
-            f"The value '{value}' for field '{fields}' already exists."
-            if value is not None
-            else f"That '{fields}' already exists."
+            f"The value '{key.value}' for field '{key.fields}' already exists."
+            if key.value is not None
+            else f"That '{key.fields}' already exists."
         )
-        return Conflict(message, detail=f"UniqueViolation field={fields} constraint={constraint}")
+        return Conflict(message, detail=f"UniqueViolation field={key.fields} constraint={constraint}")
     if code == "23503":
-        fields, value = _key_violation(info)
-        known = _constraint_columns().get(constraint)
-        other = (known[2] if known else None) or "row"
+        key = _key_violation(info, constraints)
+        known = constraints.get(constraint)
+        other = (known.referred_table if known else None) or "row"
         return Conflict(
-            f"'{fields}' = '{value}' does not match an existing {other}, or rows still refer to it.",
-            detail=f"ForeignKeyViolation field={fields} constraint={constraint}",
+            f"'{key.fields}' = '{key.value}' does not match an existing {other}, or rows still refer to it.",
+            detail=f"ForeignKeyViolation field={key.fields} constraint={constraint}",
         )
     if code == "23502":
         return BadRequest(f"'{column}' cannot be empty.", detail=f"NotNullViolation field={column}")

@@ -22,9 +22,24 @@ pg8000's DB-API connection with three methods overridden, nothing else:
   reads run on the DB-API cursor (dataapi.db.engine.ReadConnection), where SQLAlchemy's execution
   events do not see them.
 
-`install` makes an engine open these connections (SQLAlchemy's `do_connect` event), pings a pooled
-connection only when it sat idle for a while, resets `begin_sql` to a plain BEGIN at each
-checkout, and has SQLAlchemy send executemany INSERTs as multi-row INSERTs.
+`install` makes an engine open these connections (SQLAlchemy's `do_connect` event), bounds their
+socket reads, pings a pooled connection only when it sat idle for a while, resets `begin_sql` to a
+plain BEGIN at each checkout, and has SQLAlchemy send executemany INSERTs as multi-row INSERTs.
+
+This is the one module of the layer that borrows pg8000's internals (the version is pinned in
+pyproject.toml; tests/unit/test_borrowed.py names each borrowing and fails naming the pg8000
+upgrade that broke it):
+
+- `pg8000.core`: `_flush` and `_write` (write to and flush the socket's buffer), the message codes
+  and constants `PARSE`, `DESCRIBE`, `BIND`, `EXECUTE_MSG`, `SYNC_MSG`, `STATEMENT`, `NULL_BYTE`, and
+  `Context` (what a statement's answers are read into).
+- `pg8000.converters.make_params` and `pg8000.dbapi.convert_paramstyle`: values to wire text, and
+  `%s` placeholders to `$1`, as pg8000 does them.
+- A connection's `_sock` (its buffered socket), `_usock` (the raw socket, for the read timeout),
+  `_in_transaction`, `_client_encoding`, `_send_message`, `send_QUERY`, `handle_messages`,
+  `py_types`, and the `execute_simple` / `execute_unnamed` methods overridden here.
+- A cursor's `_c` (its connection), `_context`, `_row_iter`, `_input_oids` and `input_types`, set
+  as pg8000's own `Cursor.execute` sets them.
 """
 
 from __future__ import annotations
@@ -52,6 +67,8 @@ from pg8000.core import (
 from pg8000.exceptions import InterfaceError
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
+
+from dataapi.db import sqlalchemy_internals
 
 BEGIN = "begin transaction"  # what pg8000's cursor sends before the first statement of a transaction
 PING_AFTER_IDLE_S = 30.0
@@ -220,8 +237,10 @@ class Connection(dbapi.Connection):
             self.execute_simple("rollback")
 
 
-def install(engine: Engine) -> None:
-    """Open `Connection`s, ping after idle only, and reset `begin_sql` at every checkout.
+def install(engine: Engine, *, socket_timeout_s: float | None = None) -> None:
+    """Open `Connection`s, bound their socket reads by `socket_timeout_s` once connected (the
+    connect itself is bounded by the `timeout` connect argument), ping after idle only, and reset
+    `begin_sql` at every checkout.
 
     Register it after any other `do_connect` listener that fills in connect parameters (the first
     listener that returns a connection wins). The engine's own pre-ping must be off.
@@ -229,11 +248,17 @@ def install(engine: Engine) -> None:
 
     # pg8000's executemany is one statement per parameter set; SQLAlchemy's "insertmanyvalues"
     # turns an executemany INSERT (association rows, say) into multi-row INSERTs instead.
-    engine.dialect.use_insertmanyvalues_wo_returning = True
+    sqlalchemy_internals.send_executemany_inserts_as_multirow(engine)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Connection:
         return Connection(*cargs, **cparams)
+
+    if socket_timeout_s is not None:
+
+        @event.listens_for(engine, "connect")
+        def _socket_timeout(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection._usock.settimeout(socket_timeout_s)
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:

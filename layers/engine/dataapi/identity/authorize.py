@@ -7,18 +7,25 @@ statement; what no grant covers is a 403 naming it, never silently dropped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
 from dataapi.errors import PolicyRefusal, pointer
 from dataapi.identity.caller import USERNAME, Caller, load_caller, require_role, reserved
-from dataapi.identity.policy import Grant, Operation, Policy, default_policy
-from dataapi.query.validate import BoolOp, Fields, Filter, OrderPath, Path, Pred
-from dataapi.registry import ModelInfo, RelationshipInfo
+from dataapi.identity.policy import ALL, Grant, Policy, default_policy
+from dataapi.operation import Operation
+from dataapi.query.validate import BoolOp, Fields, Filter, OrderPath, Path, Pred, RelationshipField
+from dataapi.registry import ModelInfo, Registry, RelationshipInfo
+from dataapi.storage.files import declared_prefixes, under
 
 if TYPE_CHECKING:
     from dataapi.mutate.values import RowValues
+
+RowsExist = Callable[[ModelInfo, BoolOp | None], bool]
+"""Whether any row of the model matches the filters (the Writer answers it in the request's
+transaction): rules about rows the caller cannot see ask it."""
 
 
 def for_caller(session: Session, claims: dict[str, str]) -> Authorizer:
@@ -70,11 +77,26 @@ class Authorizer:
         return self.restrict(model, "get", filters)
 
     def read(self, fields: Fields, at: str) -> None:
-        grant = self.grant(fields.model, "get", at)
-        for name, entry, entry_at in fields.entries:
-            self._field(grant.covers(name), fields.model, name, "read", entry_at)
-            if isinstance(entry, tuple):
-                self.read(entry[1], entry_at)
+        self._read(fields, at, lambda model: self.grant(model, "get", at))
+
+    def read_own(self, fields: Fields, at: str) -> None:
+        """Requested fields of the caller's own account: what the policy's `own_account` grants
+        anyone, and what the caller's grants let it read."""
+
+        def grant(model: ModelInfo) -> Grant:
+            found = self.policy.own_account_grant(self.caller.principals, model.name)
+            if found is None:
+                return self.grant(model, "get", at)  # raises: nothing of it may be read
+            return found
+
+        self._read(fields, at, grant)
+
+    def _read(self, fields: Fields, at: str, grant_of: Callable[[ModelInfo], Grant]) -> None:
+        grant = grant_of(fields.model)
+        for entry in fields.entries:
+            self._field(grant.covers(entry.name), fields.model, entry.name, "read", entry.at)
+            if isinstance(entry, RelationshipField):
+                self._read(entry.fields, entry.at, grant_of)
 
     def filters(self, node: Filter | None, model: ModelInfo, op: Operation = "get") -> None:
         """Filter paths: on `model` as its `op` grant allows (an update filters what it updates),
@@ -120,6 +142,37 @@ class Authorizer:
 
     # ---- writes ---------------------------------------------------------------------------
 
+    def authorize_target(
+        self, model: ModelInfo, op: Operation, filters: BoolOp | None, at: str
+    ) -> BoolOp | None:
+        """The rows an update or delete targets: the operation and every filter path checked
+        against the grants, then the row rule added."""
+        self.grant(model, op, at)
+        self.filters(filters, model, op)
+        return self.restrict(model, op, filters)
+
+    def explain_not_found(
+        self, model: ModelInfo, asked: BoolOp | None, allowed: BoolOp | None, at: str, exist: RowsExist
+    ) -> None:
+        """Nothing matched `allowed`: when the row rule hid every match of `asked`, the caller is
+        told that rows exist but are not theirs (403), not that none exist (404)."""
+        if allowed is not asked and exist(model, asked):
+            raise PolicyRefusal(f"You may only change your own {model.name} rows.", at=at, detail="rows=own")
+
+    def check_not_own_account(
+        self, model: ModelInfo, filters: BoolOp | None, at: str, exist: RowsExist
+    ) -> None:
+        """Nobody deletes their own account or a role it holds: that changes roles on their account."""
+        own = self.own_account(model)
+        if own is None:
+            return
+        if exist(model, BoolOp("and", (own,) if filters is None else (filters, own))):
+            raise PolicyRefusal(
+                f"You may not delete your own account or a role it holds ({model.name}).",
+                at=at,
+                detail=f"model={model.name} self-grant",
+            )
+
     def write(self, op: Operation, row: RowValues) -> None:
         # Imported here: get_items's cold start does without the write grammar.
         from dataapi.mutate.values import Create, Link, Through, Unlink
@@ -163,6 +216,27 @@ class Authorizer:
                 target = rel.target
                 return Pred(Path((rel,), target.pk, (), target), "==", self.caller.user_id, "")
         return None
+
+    # ---- files --------------------------------------------------------------------------------
+
+    def file_prefixes(self, action: Literal["presign", "delete"], registry: Registry) -> tuple[str, ...]:
+        """The prefixes under which the caller may upload (presign) or delete files: its grants,
+        within the prefixes the models declare."""
+        granted = self.policy.file_prefixes(self.caller.principals, action, registry)
+        declared = declared_prefixes(registry)
+        return declared if ALL in granted else tuple(p for p in granted if under(p, declared))
+
+    def may_change_files_of(self, model: ModelInfo, field: str, owners: Sequence[Any]) -> bool:
+        """A file that rows reference may be deleted only by someone who may update that field of
+        every one of them."""
+        grant = self.policy.grant(self.caller.principals, model.name, "update")
+        if grant is None or not grant.covers(field):
+            return False
+        rule = self.row_rule(model, "update")
+        if rule is None:
+            return True
+        assert rule.path.column is not None  # a row rule compares a column of the row itself
+        return all(getattr(o, rule.path.column.key) == self.caller.user_id for o in owners)
 
     def _username(self, row: RowValues) -> None:
         """Principal names (the scheduler's) are reserved: no user row may be named after one."""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dataapi.errors import Forbidden, PolicyRefusal, Unauthenticated
 from dataapi.identity.legacy_login import forget_password
+from dataapi.identity.policy import SCHEDULER as SCHEDULER_PRINCIPAL
 from dataapi.models import Role, User
 from dataapi.models.purchase import user_roles
 
@@ -34,10 +35,10 @@ class Caller:
 
     @property
     def principals(self) -> tuple[str, ...]:
-        return ("scheduler",) if self.scheduler else tuple(r["role"] for r in self.roles)
+        return (SCHEDULER_PRINCIPAL,) if self.scheduler else tuple(r["role"] for r in self.roles)
 
 
-SCHEDULER = Caller(None, "scheduler", scheduler=True)
+SCHEDULER = Caller(None, SCHEDULER_PRINCIPAL, scheduler=True)
 
 USERNAME = "username"
 """The caller model's column that names a user (and is stamped on audit columns)."""

@@ -10,7 +10,7 @@ sign-in.
 
 A matching password the pool's policy would refuse is refused too, with PASSWORD_RENEWAL in the
 message: POST /api/login then tells the user to ask an administrator, who sets a new password
-through the User update (dataapi.identity.directory), which creates the Cognito user.
+through the User update (dataapi.ops.directory), which creates the Cognito user.
 
 The legacy password is erased once the user exists in Cognito: when the first authenticated
 request links the row to its Cognito subject (dataapi.identity.caller), or when an administrator sets a new
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -52,7 +53,7 @@ def migrate_user(event: dict[str, Any]) -> dict[str, Any]:
     password = str((event.get("request") or {}).get("password") or "")
     with transaction() as session:
         row = _legacy_row(session, email)
-    stored = row[2] if row is not None else _DUMMY
+    stored = row.password if row is not None else _DUMMY
     if not (verify(password, stored) and row is not None and password):
         raise MigrationRefused("Incorrect username or password.")
     if not meets_policy(password, get_settings().password_minimum_length):
@@ -61,14 +62,23 @@ def migrate_user(event: dict[str, Any]) -> dict[str, Any]:
             f" ({get_settings().password_policy}); ask an administrator to set a new one."
         )
     event["response"] = {
-        "userAttributes": {"email": row[1], "email_verified": "true"},
+        "userAttributes": {"email": row.email, "email_verified": "true"},
         "finalUserStatus": "CONFIRMED",
         "messageAction": "SUPPRESS",
     }
     return event
 
 
-def _legacy_row(session: Session, email: str) -> tuple[int, str, str] | None:
+@dataclass(frozen=True, slots=True)
+class LegacyUser:
+    """A User row not yet in Cognito, with the password the Flask backend stored for it."""
+
+    id: int
+    email: str
+    password: str
+
+
+def _legacy_row(session: Session, email: str) -> LegacyUser | None:
     if not email or not has_legacy_passwords(session):
         return None
     row = session.execute(
@@ -78,7 +88,7 @@ def _legacy_row(session: Session, email: str) -> tuple[int, str, str] | None:
         ),
         {"email": email},
     ).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else LegacyUser(row[0], row[1], row[2])
 
 
 def has_legacy_passwords(session: Session) -> bool:

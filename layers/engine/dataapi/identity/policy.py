@@ -17,11 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dataapi.operation import Operation
 from dataapi.recent import Recent
 from dataapi.registry import Registry
 
-Operation = Literal["get", "create", "update", "delete"]
 ALL = "*"
+SCHEDULER = "scheduler"
+"""The principal scheduled runs act as. Not a role: no user holds it, and no role takes its grants."""
 
 
 class GrantSpec(BaseModel):
@@ -56,6 +58,8 @@ class PolicySpec(BaseModel):
     own_rows: dict[str, str] = Field(default_factory=dict)
     default_roles: list[str] = Field(default_factory=list)
     self_grant_forbidden: list[str] = Field(default_factory=list)
+    own_account: dict[str, GrantSpec] = Field(default_factory=dict)
+    """What anyone may read of their own account (POST /api), beside their role's grants: model -> grant."""
     principals: dict[str, PrincipalSpec]
 
     @model_validator(mode="after")
@@ -80,7 +84,7 @@ def _check_alias(name: str, principal: PrincipalSpec, principals: dict[str, Prin
         raise ValueError(
             f"principal {name!r} takes the grants of {principal.as_!r}: it states none of its own"
         )
-    if target is None or principal.as_ == "scheduler":
+    if target is None or principal.as_ == SCHEDULER:
         raise ValueError(f"principal {name!r} takes the grants of {principal.as_!r}, which is not a role")
     if target.as_ is not None:
         raise ValueError(f"principal {name!r} takes the grants of {principal.as_!r}, which takes another's")
@@ -105,6 +109,11 @@ def _names(value: list[str] | Literal["*"] | None) -> frozenset[str] | None:
     return None if value is None or value == ALL else frozenset(value)
 
 
+def _of(spec: GrantSpec) -> Grant:
+    fields = _names(spec.fields)
+    return Grant(fields, fields if spec.filter is None else _names(spec.filter), spec.rows == "own")
+
+
 GRANTS_KEPT = 4096
 """Answers of Policy.grant kept per process (by principals, model and operation), the ones used last."""
 
@@ -121,7 +130,7 @@ class Policy:
 
     def roles(self) -> frozenset[str]:
         """Role names with grants (their own or another role's)."""
-        return frozenset(name for name in self.spec.principals if name != "scheduler")
+        return frozenset(name for name in self.spec.principals if name != SCHEDULER)
 
     def grant(self, principals: tuple[str, ...], model: str, op: Operation) -> Grant | None:
         """The union of the principals' grants. The policy never changes in a process, so each
@@ -143,9 +152,7 @@ class Policy:
             raw = ops.get(op) if ops else None
             if raw is None:
                 continue
-            g = raw if isinstance(raw, GrantSpec) else GrantSpec()
-            fields = _names(g.fields)
-            found.append(Grant(fields, fields if g.filter is None else _names(g.filter), g.rows == "own"))
+            found.append(_of(raw if isinstance(raw, GrantSpec) else GrantSpec()))
         if not found:
             return None
         return Grant(
@@ -153,6 +160,17 @@ class Policy:
             _union(g.filter for g in found),
             all(g.own_rows for g in found),  # any grant without the rule lifts it
         )
+
+    def own_account_grant(self, principals: tuple[str, ...], model: str) -> Grant | None:
+        """What the principals may read of `model` on their own account: their `get` grant and the
+        policy's own-account grant together."""
+        own = self.spec.own_account.get(model)
+        found = [
+            g for g in (self.grant(principals, model, "get"), _of(own) if own else None) if g is not None
+        ]
+        if not found:
+            return None
+        return Grant(_union(g.fields for g in found), _union(g.filter for g in found), False)
 
     def check(self, registry: Registry) -> None:
         """Every model and field the policy names exists (relationships and write-only names count)."""
@@ -173,6 +191,15 @@ class Policy:
         for name, principal in self.spec.principals.items():
             for entry in principal.files.presign + principal.files.delete:
                 _file_grant(entry, registry, f"policy {name}.files")
+        for model_name, grant in self.spec.own_account.items():
+            model = registry.model(model_name, "policy own_account")
+            known = set(model.columns) | set(model.relationships)
+            for listed in (grant.fields, grant.filter):
+                unknown = set() if listed in (None, ALL) else set(listed) - known  # type: ignore[arg-type]
+                if unknown:
+                    raise ValueError(
+                        f"policy own_account.{model_name} names unknown fields {sorted(unknown)}"
+                    )
         for model_name, column in self.spec.own_rows.items():
             if column not in registry.model(model_name, "policy own_rows").columns:
                 raise ValueError(f"policy own_rows[{model_name!r}] is not a column")

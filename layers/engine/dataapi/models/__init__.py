@@ -1,6 +1,5 @@
 """The registered model set. The engine only sees what `Base.registry` maps."""
 
-from dataapi.models import links  # noqa: F401  (link-table inserts: ON CONFLICT DO NOTHING)
 from dataapi.models.base import Base
 from dataapi.models.purchase import (
     Dealer,

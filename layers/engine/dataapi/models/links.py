@@ -1,37 +1,21 @@
-"""Rows of link tables (many-to-many) are inserted with ON CONFLICT DO NOTHING.
+"""Link tables (a many-to-many relationship's `secondary`) whose inserts skip pairs already there.
 
 Two requests linking the same pair at once both see "not linked yet" and both insert; the second
-must be "already linked", not a 409 on the link table's key. Every INSERT into a table that only
-serves as a relationship's `secondary` gets the clause, whichever code path builds it.
+must be "already linked", not a 409 on the link table's key. The ORM writes a link table's rows
+with the table's own `insert()` (its many-to-many dependency processor calls
+`relationship.secondary.insert()`); a `LinkTable` answers it with `INSERT ... ON CONFLICT DO
+NOTHING`. No other statement changes: an INSERT built with `sqlalchemy.insert(table)`, Alembic's,
+or one into any other table is compiled as written.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
-
 from sqlalchemy import Table
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.dml import Insert
-
-from dataapi.models.base import Base
+from sqlalchemy.dialects.postgresql import Insert, insert
 
 
-@lru_cache(maxsize=1)
-def link_tables() -> frozenset[Table]:
-    mapped = {mapper.local_table for mapper in Base.registry.mappers}
-    return frozenset(
-        rel.secondary
-        for mapper in Base.registry.mappers
-        for rel in mapper.relationships
-        if isinstance(rel.secondary, Table) and rel.secondary not in mapped
-    )
+class LinkTable(Table):
+    inherit_cache = True  # compiles and caches as a Table does
 
-
-@compiles(Insert, "postgresql")
-def _insert(insert: Insert, compiler: Any, **kw: Any) -> str:
-    sql = compiler.visit_insert(insert, **kw)
-    plain = insert._post_values_clause is None and not insert._returning
-    if plain and insert.table in link_tables():
-        sql += " ON CONFLICT DO NOTHING"
-    return sql
+    def insert(self) -> Insert:  # type: ignore[override]
+        return insert(self).on_conflict_do_nothing()

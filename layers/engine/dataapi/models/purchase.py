@@ -8,19 +8,20 @@ ORM cascade on its relationship (tests/integration/test_schema.py compares the t
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dataapi.models.base import JSON_DOC, TIMESTAMP, UTC_NOW, Base, FileField
+from dataapi.models.links import LinkTable
 
-user_roles = Table(
+user_roles = LinkTable(
     "user_roles",
     Base.metadata,
     Column("user_id", Integer, ForeignKey("User.id", ondelete="CASCADE"), primary_key=True),
     Column("role_id", Integer, ForeignKey("Role.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
-Items_Notes = Table(
+Items_Notes = LinkTable(
     "Items_Notes",
     Base.metadata,
     Column("item_id", Integer, ForeignKey("Item.id", ondelete="CASCADE"), primary_key=True),

@@ -4,54 +4,39 @@ relationship actions use the ORM unit of work on the rows they concern.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, delete, insert, literal, select, union_all, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import MANYTOONE, ONETOMANY, Session
 
-from dataapi.errors import LimitExceeded, NotFound
-from dataapi.identity.policy import Operation
-from dataapi.mutate.bounds import precount
-from dataapi.mutate.serial import lock_link
+from dataapi.errors import NotFound
+from dataapi.mutate.bounds import Budget, precount
+from dataapi.mutate.interfaces import RowHook, WriteAuthorizer
+from dataapi.mutate.linking import Linker, no_match, only_plain_links
+from dataapi.mutate.matching import matching_ids
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
-from dataapi.query.joins import Aliases
 from dataapi.query.validate import BoolOp
-from dataapi.query.where import compile_where
 from dataapi.registry import ModelInfo, RelationshipInfo
 
 
-class Budget:
-    """Counts rows a request touches, against the configured limit."""
+@dataclass(frozen=True, slots=True)
+class NewRows:
+    """The rows one member of a create batch makes; `mergeable`: the member reads nothing back, so
+    it may be written together with its neighbours."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def spend(self, rows: int, at: str) -> None:
-        self.used += rows
-        if self.used > self.limit:
-            raise LimitExceeded(
-                f"The request touches more than {self.limit} rows; split it or narrow its filters.",
-                at=at or "/",
-                detail=f"limit=rows_touched max={self.limit}",
-            )
+    model: ModelInfo
+    rows: list[RowValues]
+    mergeable: bool
 
 
-class WriteAuthorizer(Protocol):
-    """Policy checks that need loaded rows (dataapi.identity.authorize.Authorizer implements it)."""
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """A created child's many-to-one key and the parent row it points at."""
 
-    def restrict(self, model: ModelInfo, op: Operation, filters: BoolOp | None) -> BoolOp | None: ...
-    def row(self, model: ModelInfo, op: Operation, obj: Any, at: str) -> None: ...
-    def relationship(self, rel: RelationshipInfo, parent: Any, related: list[Any], at: str) -> None: ...
-
-
-class RowHook(Protocol):
-    """Per-row side effects of a model (User rows mirror Cognito users): disables set-based paths."""
-
-    def created(self, obj: Any, row: RowValues) -> None: ...
-    def updated(self, obj: Any, row: RowValues, before: dict[str, Any]) -> None: ...
-    def deleting(self, obj: Any) -> None: ...
+    key: str
+    obj: Any
 
 
 class Writer:
@@ -62,6 +47,7 @@ class Writer:
         actor: str,
         auth: WriteAuthorizer | None = None,
         hooks: dict[str, RowHook] | None = None,
+        *,
         missing_ok: bool = False,
     ) -> None:
         self.session = session
@@ -70,8 +56,7 @@ class Writer:
         self.auth = auth
         self.hooks = hooks or {}
         self.missing_ok = missing_ok  # scheduled runs: nothing matched is a run of 0 rows, not an error
-        self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
-        self._prefetched: dict[int, list[Any]] = {}  # link action -> rows looked up ahead, not yet used
+        self.links = Linker(session, budget, auth, self)
 
     def _stamped(self, row: RowValues) -> dict[str, Any]:
         columns = dict(row.columns)
@@ -80,43 +65,29 @@ class Writer:
                 columns[col.key] = self.actor
         return columns
 
-    # ---- matching rows --------------------------------------------------------------------
-
-    def where(self, model: ModelInfo, filters: BoolOp, root: FromClause | None = None) -> ColumnElement[bool]:
-        return compile_where(filters, model.table if root is None else root, Aliases())
-
-    def matching_ids(self, model: ModelInfo, filters: BoolOp | None, first: bool) -> Any:
-        """A subquery of the ids that match, in the default order (first match = highest id)."""
-        pk = model.table.c[model.pk.key]
-        query = select(pk)
-        if filters is not None and filters.children:
-            query = query.where(self.where(model, filters))
-        query = query.order_by(pk.desc())
-        return query.limit(1) if first else query
-
     # ---- create ---------------------------------------------------------------------------
 
-    def create_members(self, members: list[tuple[ModelInfo, list[RowValues], bool]]) -> list[list[Any]]:
-        """Create the rows of each batch member (model, rows, may merge), in order; their ids.
+    def create_members(self, members: list[NewRows]) -> list[list[Any]]:
+        """Create the rows of each batch member, in order; their ids.
 
-        Consecutive members that may merge, of one model without hooks, whose rows carry only
-        plain links (dataapi.mutate.apply.Writer.prefetch), are written together: one lookup per
+        Consecutive mergeable members of one model without hooks, whose rows carry only plain
+        links (dataapi.mutate.linking.Linker.prefetch), are written together: one lookup per
         link target model and one multi-row INSERT per table for all of them.
         """
         out: list[list[Any]] = []
         i = 0
         while i < len(members):
-            model, rows, merge = members[i]
+            model, rows = members[i].model, members[i].rows
             j = i + 1
-            if merge and self._mergeable(model, rows):
-                while j < len(members) and members[j][0] is model and members[j][2]:
-                    if not self._mergeable(model, members[j][1]):
+            if members[i].mergeable and self._mergeable(model, rows):
+                while j < len(members) and members[j].model is model and members[j].mergeable:
+                    if not self._mergeable(model, members[j].rows):
                         break
                     j += 1
             if j == i + 1:
                 out.append(self.create(model, rows))
             else:
-                group = [m[1] for m in members[i:j]]
+                group = [m.rows for m in members[i:j]]
                 for part in group:
                     self.budget.spend(len(part), part[0].at)
                 ids = self._insert(model, [r for part in group for r in part])
@@ -127,7 +98,7 @@ class Writer:
         return out
 
     def _mergeable(self, model: ModelInfo, rows: list[RowValues]) -> bool:
-        return model.name not in self.hooks and all(self._only_plain_links(r) for r in rows)
+        return model.name not in self.hooks and all(only_plain_links(r) for r in rows)
 
     def create(self, model: ModelInfo, rows: list[RowValues]) -> list[Any]:
         """Insert rows, returning their ids in order. Rows without actions go in one multi-row INSERT."""
@@ -140,17 +111,19 @@ class Writer:
             # ORM bulk INSERT: rows batch by key set into multi-row VALUES, ids come back in order.
             stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
             return list(self.session.scalars(stmt, [self._stamped(r) for r in rows]))
-        self.prefetch(rows)
+        self.links.prefetch(rows)
         objects = [self.new(r) for r in rows]
         self.session.flush()
         return [getattr(o, model.pk.key) for o in objects]
 
-    def new(self, row: RowValues, parent: tuple[str, Any] | None = None) -> Any:
-        """A row of row.model; `parent` (many-to-one key, object) attaches it to its parent."""
-        self.prefetch([row])  # before the row is pending: a lookup's autoflush must not insert it half-made
+    def new(self, row: RowValues, parent: Parent | None = None) -> Any:
+        """A row of row.model, attached to `parent` if given."""
+        self.links.prefetch(
+            [row]
+        )  # before the row is pending: a lookup's autoflush must not insert it half-made
         obj = row.model.cls(**self._stamped(row))
         if parent is not None:
-            setattr(obj, parent[0], parent[1])  # appended through the child's key: no collection load
+            setattr(obj, parent.key, parent.obj)  # appended through the child's key: no collection load
         self.session.add(obj)
         self.apply_actions(obj, row)
         hook = self.hooks.get(row.model.name)
@@ -162,9 +135,9 @@ class Writer:
     # ---- update ---------------------------------------------------------------------------
 
     def update(
-        self, model: ModelInfo, values: RowValues, filters: BoolOp | None, first: bool, at: str
+        self, model: ModelInfo, values: RowValues, filters: BoolOp | None, *, first: bool, at: str
     ) -> list[Any]:
-        ids_query = self.matching_ids(model, filters, first)
+        ids_query = matching_ids(model, filters, first=first)
         pk = model.table.c[model.pk.key]
         self.session.flush()
         if not values.actions and model.name not in self.hooks:
@@ -214,13 +187,13 @@ class Writer:
         Same checks, errors and order as row by row: the update's own 404 before a link's,
         the budget spent per row in action order, the relationship guard per row."""
         links = [a for a in values.actions if isinstance(a, Link)]
-        found = self._lookup_grouped(links)
+        found = self.links.lookup_grouped(links)
         keys: dict[str, Any] = {}
         for action in links:
             rows = found[id(action)]
             if not rows:
                 self._found(model, list(self.session.scalars(ids_query)), at)
-                raise self._no_match(action)
+                raise no_match(action)
             target = action.rel.target
             for local, remote in action.rel.pairs:
                 keys[local.key] = getattr(rows[0], target.mapper.get_property_by_column(remote).key)
@@ -261,8 +234,11 @@ class Writer:
             self.session.scalars(select(model.cls).where(mapped_pk.in_(ids_query)).order_by(mapped_pk.desc()))
         )
 
+    def any_match(self, model: ModelInfo, filters: BoolOp | None) -> bool:
+        return self.session.scalars(matching_ids(model, filters, first=True)).first() is not None
+
     def apply(self, obj: Any, values: RowValues) -> None:
-        self.prefetch([values])  # before the columns change: one UPDATE for columns and links
+        self.links.prefetch([values])  # before the columns change: one UPDATE for columns and links
         hook = self.hooks.get(values.model.name)
         before = {key: getattr(obj, key) for key in values.columns} if hook is not None else {}
         for key, value in values.columns.items():
@@ -275,9 +251,9 @@ class Writer:
     # ---- delete ---------------------------------------------------------------------------
 
     def delete(
-        self, model: ModelInfo, filters: BoolOp | None, first: bool, also_do: RowValues | None, at: str
+        self, model: ModelInfo, filters: BoolOp | None, *, first: bool, also_do: RowValues | None, at: str
     ) -> list[Any]:
-        ids_query = self.matching_ids(model, filters, first)
+        ids_query = matching_ids(model, filters, first=first)
         pk = model.table.c[model.pk.key]
         hook = self.hooks.get(model.name)
         if also_do is not None or hook is not None:
@@ -311,150 +287,19 @@ class Writer:
     def apply_actions(self, obj: Any, row: RowValues) -> None:
         for action in row.actions:
             if isinstance(action, Link):
-                self._link(obj, action)
+                self.links.link(obj, action)
             elif isinstance(action, Unlink):
-                self._unlink(obj, action)
+                self.links.unlink(obj, action)
             elif isinstance(action, Create):
                 self._create(obj, action)
             else:
                 self._through(obj, action)
 
-    # ---- links looked up ahead, set-based ----------------------------------------------------
-
-    def prefetch(self, rows: list[RowValues]) -> None:
-        """Look up the plain links of `rows` ahead, one statement per target model.
-
-        Plain: no also_do, no link-or-create. Only links that come before any other action of
-        their row are taken, and only when every row of the list qualifies for more than one
-        row: a lookup must still see every row the request wrote before it (a nested create, an
-        also_do, an earlier row). What a lookup found is used, and its errors raised, where the
-        link is applied, as before.
-        """
-        ahead: list[Link] = []
-        for row in rows:
-            plain = self._plain_links(row)
-            if len(rows) > 1 and not self._only_plain_links(row):
-                return
-            ahead.extend(a for a in plain if id(a) not in self._linked and id(a) not in self._prefetched)
-        self._prefetched.update(self._lookup_grouped(ahead))
-
-    def _lookup_grouped(self, actions: list[Link]) -> dict[int, list[Any]]:
-        by_target: dict[str, list[Link]] = {}
-        for action in actions:
-            by_target.setdefault(action.rel.target.name, []).append(action)
-        found: dict[int, list[Any]] = {}
-        for group in by_target.values():
-            found.update(self._lookup(group))
-        return found
-
-    def _only_plain_links(self, row: RowValues) -> bool:
-        """Every action a plain link to another model: nothing the row does changes what they find."""
-        plain = self._plain_links(row)
-        return len(plain) == len(row.actions) and all(a.rel.target.name != row.model.name for a in plain)
-
-    @staticmethod
-    def _plain_links(row: RowValues) -> list[Link]:
-        plain = []
-        for action in row.actions:
-            if (
-                not isinstance(action, Link)
-                or action.also_do is not None
-                or action.create_if_none is not None
-            ):
-                break
-            plain.append(action)
-        return plain
-
-    def _lookup(self, actions: list[Link]) -> dict[int, list[Any]]:
-        """The rows each link action matches (same target model), in one statement."""
-        target = actions[0].rel.target
-        parts = []
-        for k, action in enumerate(actions):
-            # A to-one holds one row: only the first match is linked (and gets also_do).
-            first = action.first or not action.rel.uselist
-            filters = self.auth.restrict(target, "get", action.filters) if self.auth else action.filters
-            ids = self.matching_ids(target, filters, first).subquery()
-            parts.append(select(literal(k).label("k"), ids.c[0].label("id")))
-        matched = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
-        mapped_pk = getattr(target.cls, target.pk.key)
-        query = (
-            select(matched.c.k, target.cls)
-            .join(target.cls, mapped_pk == matched.c.id)
-            .order_by(matched.c.k, mapped_pk.desc())
-        )
-        found: dict[int, list[Any]] = {id(a): [] for a in actions}
-        for k, row in self.session.execute(query):
-            found[id(actions[k])].append(row)
-        return found
-
-    def _link(self, obj: Any, action: Link) -> None:
-        rows = self._linked.get(id(action))
-        if rows is None:
-            target = action.rel.target
-            if action.create_if_none is not None:  # one creator per filter at a time
-                filters = self.auth.restrict(target, "get", action.filters) if self.auth else action.filters
-                lock_link(self.session, target, filters)
-            rows = self._prefetched.pop(id(action), None)
-            if rows is None:
-                rows = self._lookup([action])[id(action)]
-            if not rows:
-                if action.create_if_none is None:
-                    raise self._no_match(action)
-                rows = [self.new(action.create_if_none)]
-            elif action.also_do is not None:
-                for linked in rows:
-                    self._check_row(target, linked, action.at)
-                    self.apply(linked, action.also_do)
-            self.budget.spend(len(rows), action.at)
-            self._linked[id(action)] = rows
-        key = action.rel.key
-        if self.auth is not None:
-            self.auth.relationship(action.rel, obj, rows, action.at)
-        if action.rel.uselist:
-            collection = getattr(obj, key)
-            for linked in rows:
-                if linked not in collection:
-                    collection.append(linked)
-        else:
-            setattr(obj, key, rows[0])
-
-    @staticmethod
-    def _no_match(action: Link) -> NotFound:
-        return NotFound(
-            f"No {action.rel.target.name} matched the link on '{action.rel.key}'.",
-            at=action.at,
-            detail=f"field={action.rel.key}",
-        )
-
-    def _unlink(self, obj: Any, action: Unlink) -> None:
-        key = action.rel.key
-        target = action.rel.target
-        current = getattr(obj, key)
-        related = list(current) if action.rel.uselist else [current] if current is not None else []
-        if action.filters is None or not related:
-            chosen = related
-        else:
-            ids = [getattr(r, target.pk.key) for r in related]
-            pk = target.table.c[target.pk.key]
-            query = select(pk).where(pk.in_(ids), self.where(target, action.filters)).order_by(pk.desc())
-            if action.first:
-                query = query.limit(1)
-            keep = set(self.session.scalars(query))
-            chosen = [r for r in related if getattr(r, target.pk.key) in keep]
-        self.budget.spend(len(chosen), action.at)
-        if self.auth is not None:
-            self.auth.relationship(action.rel, obj, chosen, action.at)
-        if action.rel.uselist:
-            for r in chosen:
-                current.remove(r)
-        elif chosen:
-            setattr(obj, key, None)
-
     def _create(self, obj: Any, action: Create) -> None:
         self.budget.spend(len(action.rows), action.at)
         through_key = _many_to_one(action.rel) if action.rel.uselist and action.append else None
-        parent = (through_key, obj) if through_key is not None else None
-        self.prefetch(action.rows)
+        parent = Parent(through_key, obj) if through_key is not None else None
+        self.links.prefetch(action.rows)
         created = [self.new(r, parent) for r in action.rows]
         if self.auth is not None:
             replaced = [] if action.append or not action.rel.uselist else list(getattr(obj, action.rel.key))
@@ -473,12 +318,9 @@ class Writer:
         related = list(current) if action.rel.uselist else [current] if current is not None else []
         self.budget.spend(len(related), action.at)
         for r in related:
-            self._check_row(action.rel.target, r, action.at)
+            if self.auth is not None:
+                self.auth.row(action.rel.target, "update", r, action.at)
             self.apply(r, action.values)
-
-    def _check_row(self, model: ModelInfo, obj: Any, at: str) -> None:
-        if self.auth is not None:
-            self.auth.row(model, "update", obj, at)
 
 
 def _many_to_one(rel: RelationshipInfo) -> str | None:

@@ -1,15 +1,31 @@
-"""Limits checked before rows are loaded: a request over the rows-touched budget is refused by a
-bounded count (LIMIT n+1), never after loading every match."""
+"""The rows-touched budget of a request, and the bounded count that refuses a request over it
+before rows are loaded (LIMIT n+1), never after loading every match."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-if TYPE_CHECKING:
-    from dataapi.mutate.apply import Budget
+from dataapi.errors import LimitExceeded
+
+
+class Budget:
+    """Counts rows a request touches, against the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, rows: int, at: str) -> None:
+        self.used += rows
+        if self.used > self.limit:
+            raise LimitExceeded(
+                f"The request touches more than {self.limit} rows; split it or narrow its filters.",
+                at=at or "/",
+                detail=f"limit=rows_touched max={self.limit}",
+            )
 
 
 def precount(session: Session, ids_query: Any, budget: Budget, at: str) -> None:

@@ -1,11 +1,12 @@
 """Write request bodies (docs/contract.md §4), validated with pydantic at the boundary."""
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from dataapi.boundary import parse_model
 from dataapi.errors import LimitExceeded, MalformedRequest
-from dataapi.query.parse import parse_model
 
 RequestedData = list[str | dict[str, Any]]
 
@@ -57,8 +58,22 @@ class DeleteRequest(BaseModel):
         return self.object_values.deletion_type or self.object_values.delition_type
 
 
-def parse_batch[M: BaseModel](cls: type[M], raw: Any, max_batch: int) -> tuple[list[tuple[M, str]], bool]:
-    """One request or a JSON array of them -> [(request, JSON pointer base)], and whether it was a batch."""
+@dataclass(frozen=True, slots=True)
+class Member[M: BaseModel]:
+    """One request of a batch, and the JSON pointer its errors start with ("" alone, "/2" in a batch)."""
+
+    request: M
+    base: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch[M: BaseModel]:
+    members: list[Member[M]]
+    is_batch: bool  # sent as a JSON array: the answer's body is one list per member
+
+
+def parse_batch[M: BaseModel](cls: type[M], raw: Any, max_batch: int) -> Batch[M]:
+    """One request or a JSON array of them."""
     if isinstance(raw, list):
         if not raw:
             raise MalformedRequest("The batch is empty.", at="/", detail="field=batch")
@@ -68,5 +83,5 @@ def parse_batch[M: BaseModel](cls: type[M], raw: Any, max_batch: int) -> tuple[l
                 at="/",
                 detail=f"limit=batch max={max_batch}",
             )
-        return [(parse_model(cls, item, f"/{i}"), f"/{i}") for i, item in enumerate(raw)], True
-    return [(parse_model(cls, raw), "")], False
+        return Batch([Member(parse_model(cls, item, f"/{i}"), f"/{i}") for i, item in enumerate(raw)], True)
+    return Batch([Member(parse_model(cls, raw), "")], False)

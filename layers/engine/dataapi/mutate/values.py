@@ -14,12 +14,12 @@ from typing import Any
 
 from dataapi.errors import LimitExceeded, MalformedRequest, UnknownField, WrongValueType, pointer
 from dataapi.query.coerce import coerce
-from dataapi.query.limits import printable
 from dataapi.query.parse import parse_filters
 from dataapi.query.validate import BoolOp, validate_filters
 from dataapi.registry import ColumnInfo, ModelInfo, RelationshipInfo
 from dataapi.settings import Settings
 from dataapi.storage.files import Files
+from dataapi.text import printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +189,8 @@ def _action(rel: RelationshipInfo, raw: Any, at: str, ctx: Context, depth: int) 
             at=at + "/action",
             detail=f"field={rel.key}",
         )
-    keys, build = entry
-    _only(raw, keys, at)
-    return build(rel, raw, at, ctx, depth)
+    _only(raw, entry.keys, at)
+    return entry.parse(rel, raw, at, ctx, depth)
 
 
 def _link(rel: RelationshipInfo, raw: dict[str, Any], at: str, ctx: Context, depth: int) -> Action:
@@ -278,13 +277,20 @@ def _through(rel: RelationshipInfo, raw: dict[str, Any], at: str, ctx: Context, 
 
 ActionParser = Callable[[RelationshipInfo, dict[str, Any], str, Context, int], Action]
 
-_ACTIONS: dict[str, tuple[set[str], ActionParser]] = {
-    "link": ({"action", "values"}, _link),
-    "unlink": ({"action", "values"}, _unlink),
-    "create": ({"action", "values", "sub_model_name", "append"}, _create),
-    "create_through_rel": ({"action", "values"}, _through),
+
+@dataclass(frozen=True, slots=True)
+class ActionGrammar:
+    keys: frozenset[str]  # the keys the action takes
+    parse: ActionParser
+
+
+_ACTIONS: dict[str, ActionGrammar] = {
+    "link": ActionGrammar(frozenset({"action", "values"}), _link),
+    "unlink": ActionGrammar(frozenset({"action", "values"}), _unlink),
+    "create": ActionGrammar(frozenset({"action", "values", "sub_model_name", "append"}), _create),
+    "create_through_rel": ActionGrammar(frozenset({"action", "values"}), _through),
 }
-"""Each action: the keys it takes, and the function that validates it."""
+"""The relationship actions' grammar, by the name of the action."""
 
 
 def _object(value: Any, at: str, what: str) -> dict[str, Any]:
@@ -293,7 +299,7 @@ def _object(value: Any, at: str, what: str) -> dict[str, Any]:
     return value
 
 
-def _only(spec: dict[str, Any], keys: set[str], at: str) -> None:
+def _only(spec: dict[str, Any], keys: frozenset[str] | set[str], at: str) -> None:
     unknown = sorted(set(spec) - keys)
     if unknown:
         raise MalformedRequest(
@@ -302,7 +308,7 @@ def _only(spec: dict[str, Any], keys: set[str], at: str) -> None:
 
 
 def _choice(
-    spec: dict[str, Any], key: str, options: tuple[str, ...], at: str, required: bool = False
+    spec: dict[str, Any], key: str, options: tuple[str, ...], at: str, *, required: bool = False
 ) -> str | None:
     value = spec.get(key)
     if value is None and not required:

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataapi import writes
-from dataapi.identity.directory import CognitoUsers, with_directory
 from dataapi.identity.policy import default_policy
 from dataapi.models import Role
+from dataapi.ops.directory import CognitoUsers, with_directory
 from dataapi.registry import default_registry
 from dataapi.settings import get_settings
 
@@ -35,15 +35,16 @@ def bootstrap_admin(email: str, password: str, username: str, phone: str) -> dic
         },
         "requested_data": ["id", "username", "email", {"roles": ["role"]}],
     }
-    work = writes.plan_create(request, default_registry(), get_settings())
+    plan = writes.plan_create(request, default_registry(), get_settings())
 
     def create(session: Session, users: CognitoUsers) -> Any:
         present = set(session.scalars(select(Role.role)))
-        for name in policy.spec.principals:
-            if name != "scheduler" and name not in present:
+        roles = policy.roles()
+        for name in policy.spec.principals:  # in the policy's order
+            if name in roles and name not in present:
                 session.add(Role(role=name, key=name.lower()))
         session.flush()
-        return work(session, "bootstrap", None, {"User": users})
+        return plan.run(session, actor="bootstrap", auth=None, hooks={"User": users})
 
     result = with_directory(create, policy.spec.default_roles)
     return {"status": result.status, "message": result.message, "body": result.body}

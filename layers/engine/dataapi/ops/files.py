@@ -17,6 +17,7 @@ from sqlalchemy import Text, cast, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from dataapi.boundary import parse_model
 from dataapi.db.engine import transaction
 from dataapi.errors import (
     BadGateway,
@@ -27,8 +28,6 @@ from dataapi.errors import (
     Unavailable,
 )
 from dataapi.identity.authorize import Authorizer, for_caller
-from dataapi.identity.policy import ALL, default_policy
-from dataapi.query.parse import parse_model
 from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import get_settings
@@ -68,13 +67,6 @@ def _files() -> Files:
     return files
 
 
-def _allowed(auth: Authorizer, action: str) -> tuple[str, ...]:
-    registry = default_registry()
-    granted = default_policy().file_prefixes(auth.caller.principals, action, registry)  # type: ignore[arg-type]
-    declared = declared_prefixes(registry)
-    return declared if ALL in granted else tuple(p for p in granted if under(p, declared))
-
-
 def presign(raw: Any, claims: dict[str, str]) -> Result:
     if not isinstance(raw, list) or not raw:
         raise MalformedRequest("The body is a non-empty list of {fileName, filePath, fileType}.", at="/")
@@ -100,7 +92,7 @@ def presign(raw: Any, claims: dict[str, str]) -> Result:
     if problems:
         raise BadRequest("Nothing was signed: " + "; ".join(problems) + ".", at="/", detail="invalid entries")
     with transaction() as session:
-        allowed = _allowed(for_caller(session, claims), "presign")
+        allowed = for_caller(session, claims).file_prefixes("presign", default_registry())
     denied = [f"/{i}/filePath" for i, e in enumerate(entries) if not under(_folder(e.filePath), allowed)]
     if denied:
         raise PolicyRefusal(
@@ -146,7 +138,7 @@ def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
         )
     with transaction() as session:
         auth = for_caller(session, claims)
-        allowed = _allowed(auth, "delete")
+        allowed = auth.file_prefixes("delete", default_registry())
         for i, key in enumerate(keys):
             if not under(key, allowed):
                 problems.append(f"/urls/{i}: you may not delete under this prefix")
@@ -222,15 +214,6 @@ def _may_change_owners(session: Session, files: Files, auth: Authorizer, key: st
             loose = or_(text.contains(key, autoescape=True), text.contains("%", autoescape=True))
             candidates: list[Any] = list(session.scalars(select(model.cls).where(or_(exact, loose))))
             owners = [o for o in candidates if key in _keys(files, getattr(o, col.key))]
-            if not owners:
-                continue
-            grant = auth.policy.grant(auth.caller.principals, model.name, "update")
-            if grant is None or not grant.covers(col.key):
-                return False
-            rule = auth.row_rule(model, "update")
-            if rule is None:
-                continue
-            assert rule.path.column is not None  # a row rule compares a column of the row itself
-            if any(getattr(o, rule.path.column.key) != auth.caller.user_id for o in owners):
+            if owners and not auth.may_change_files_of(model, col.key, owners):
                 return False
     return True

@@ -1,12 +1,12 @@
 """The item routes as handlers call them: the request planned (validated) first, then, in the
-request's one transaction, the caller loaded and the planned work run under the caller's policy.
+request's one transaction, the caller loaded and the plan run under the caller's policy.
 A read runs as the caller the container remembers, when it still is that caller
 (dataapi.identity.remembered).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from dataapi import reads
 from dataapi.db.engine import begin_value, read_transaction, transaction
@@ -21,7 +21,8 @@ from dataapi.settings import get_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataapi.identity.directory import CognitoUsers
+    from dataapi.ops.directory import CognitoUsers
+    from dataapi.writes import WritePlan
 
 Claims = dict[str, str]
 
@@ -29,17 +30,17 @@ default_policy().check(default_registry())  # a policy naming unknown models or 
 
 
 def get_items(raw: Any, claims: Claims) -> Result:
-    work = reads.plan(raw, default_registry(), get_settings())
-    result = _as_remembered(work, claims)
+    plan = reads.plan(raw, default_registry(), get_settings())
+    result = _as_remembered(plan, claims)
     if result is not None:
         return result
     with transaction(also=GENERATION) as session:
         auth = for_caller(session, claims)
         CALLERS.remember(claims, auth.caller, begin_value(session))
-        return work(session, auth, True)
+        return plan.run(session, auth=auth, last=True)
 
 
-def _as_remembered(work: reads.ReadWork, claims: Claims) -> Result | None:
+def _as_remembered(plan: reads.ReadPlan, claims: Claims) -> Result | None:
     """The page read as the remembered caller; None when there is none, when the caller changed
     since (the page is dropped), or when it was refused: only a loaded caller is ever refused."""
     try:
@@ -47,7 +48,7 @@ def _as_remembered(work: reads.ReadWork, claims: Claims) -> Result | None:
         if remembered is None:
             return None
         with read_transaction(also=GENERATION) as connection:
-            result = work(connection, Authorizer(default_policy(), remembered.caller), True)
+            result = plan.run(connection, auth=Authorizer(default_policy(), remembered.caller), last=True)
             if begin_value(connection) == remembered.generation:
                 return result
     except (Forbidden, PolicyRefusal):
@@ -56,28 +57,34 @@ def _as_remembered(work: reads.ReadWork, claims: Claims) -> Result | None:
     return None
 
 
+# The write engine is imported inside the write routes, not with the module: get_items's cold
+# start does without it.
+
+
 def create_items(raw: Any, claims: Claims) -> Result:
-    return _write("create", raw, claims)
+    from dataapi import writes
+
+    return _as_caller(writes.plan_create(raw, default_registry(), get_settings()), claims)
 
 
 def update_items(raw: Any, claims: Claims) -> Result:
-    return _write("update", raw, claims)
+    from dataapi import writes
+
+    return _as_caller(writes.plan_update(raw, default_registry(), get_settings()), claims)
 
 
 def delete_items(raw: Any, claims: Claims) -> Result:
-    return _write("delete", raw, claims)
-
-
-def _write(operation: Literal["create", "update", "delete"], raw: Any, claims: Claims) -> Result:
-    # Imported here, not with the module: get_items's cold start does without the write engine.
     from dataapi import writes
-    from dataapi.identity.directory import with_directory
 
-    plan = {"create": writes.plan_create, "update": writes.plan_update, "delete": writes.plan_delete}
-    work = plan[operation](raw, default_registry(), get_settings())
+    return _as_caller(writes.plan_delete(raw, default_registry(), get_settings()), claims)
 
-    def as_caller(session: Session, users: CognitoUsers) -> Result:
+
+def _as_caller(plan: WritePlan, claims: Claims) -> Result:
+    """The write run as the caller, with User rows mirrored to Cognito users."""
+    from dataapi.ops.directory import with_directory
+
+    def run(session: Session, users: CognitoUsers) -> Result:
         auth = for_caller(session, claims)
-        return work(session, auth.caller.username, auth, {"User": users})
+        return plan.run(session, actor=auth.caller.username, auth=auth, hooks={"User": users})
 
-    return with_directory(as_caller, default_policy().spec.default_roles)
+    return with_directory(run, default_policy().spec.default_roles)

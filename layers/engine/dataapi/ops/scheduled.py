@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dataapi import writes
+from dataapi.boundary import check_body
 from dataapi.db.engine import run_in_transaction
 from dataapi.identity.authorize import Authorizer
 from dataapi.identity.caller import SCHEDULER
 from dataapi.identity.policy import default_policy
-from dataapi.query.limits import check_body
 from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import get_settings
@@ -29,10 +29,11 @@ def is_scheduled(event: Any) -> bool:
 
 def run(event: Any) -> dict[str, Any]:
     check_body(event)  # EventBridge input is JSON too: the same text and nesting rules
-    work = writes.plan_update(event, default_registry(), get_settings(), missing_ok=True)
+    plan = writes.plan_update(event, default_registry(), get_settings(), missing_ok=True)
 
     def as_scheduler(session: Session) -> Result:
-        return work(session, SCHEDULER.username, Authorizer(default_policy(), SCHEDULER), {})
+        auth = Authorizer(default_policy(), SCHEDULER)
+        return plan.run(session, actor=SCHEDULER.username, auth=auth, hooks={})
 
     result = run_in_transaction(as_scheduler)
     summary = {"status": result.status, "message": result.message, "rows": result.rows}

@@ -14,16 +14,15 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from sqlalchemy import func, select, update
 
 from dataapi import reads
+from dataapi.boundary import parse_model
 from dataapi.db.engine import EXTERNAL_CALL, transaction
-from dataapi.errors import PolicyRefusal, Unauthenticated
+from dataapi.errors import Unauthenticated
 from dataapi.identity import cognito
 from dataapi.identity.authorize import Authorizer
-from dataapi.identity.caller import Caller, load_caller
+from dataapi.identity.caller import load_caller
 from dataapi.identity.legacy_login import PASSWORD_RENEWAL
 from dataapi.identity.policy import default_policy
 from dataapi.models import User
-from dataapi.query.parse import parse_model
-from dataapi.query.validate import Fields
 from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import get_settings
@@ -113,33 +112,11 @@ def me(raw: Any, claims: dict[str, str]) -> Result:
     valid = reads.validate(request, default_registry(), settings, datetime.now(UTC))
     with transaction() as session:
         caller = load_caller(session, claims)
-        if shaped:
-            _may_read_own(caller, valid.fields)
+        if shaped:  # the default shape is the policy's own-account view
+            Authorizer(default_policy(), caller).read_own(valid.fields, "/requested_data")
         own = {**request, "query_filters": {"id": caller.user_id}}
-        result = reads.plan(own, default_registry(), settings)(
-            session, None, True
-        )  # shaped and checked above
+        result = reads.plan(own, default_registry(), settings).run(session, auth=None, last=True)
     return Result(200, "Data acquired.", result.body)
-
-
-def _may_read_own(caller: Caller, fields: Fields) -> None:
-    """Own-row fields of the default shape, plus whatever the caller's grants let it read of User."""
-    try:
-        Authorizer(default_policy(), caller).read(fields, "/requested_data")
-    except PolicyRefusal:
-        allowed = {"id", "username", "email", "phone", "profile_picture", "roles"}
-        for name, entry, at in fields.entries:
-            nested = entry[1].entries if isinstance(entry, tuple) else ()
-            refused = (
-                [(name, at)]
-                if name not in allowed
-                else [(n, a) for n, _e, a in nested if n not in ("id", "role")]
-            )
-            if refused:
-                field, where = refused[0]
-                raise PolicyRefusal(
-                    f"You may not read '{field}' of your account.", at=where, detail=f"field={field}"
-                ) from None
 
 
 def logout(claims: dict[str, str]) -> Result:

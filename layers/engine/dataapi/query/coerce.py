@@ -8,8 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dataapi.errors import WrongValueType
-from dataapi.query.limits import printable
 from dataapi.registry import ColumnInfo
+from dataapi.text import printable
 
 _RELATIVE = re.compile(r"^\$now(?:([+-])([0-9]{1,9})([smhd]))?$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

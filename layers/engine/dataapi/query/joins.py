@@ -1,6 +1,7 @@
 """Correlated access to a related table, used by filters (EXISTS) and projections (subqueries)."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import Alias, ColumnElement, FromClause, Select, Table, and_, literal_column, select
@@ -29,16 +30,25 @@ class Aliases:
         return alias
 
 
-def related(rel: RelationshipInfo, parent: FromClause, aliases: Aliases) -> tuple[Alias, FromClause, Any]:
-    """(target alias, FROM clause, condition tying it to `parent`) for one relationship hop."""
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One relationship hop from a parent row: the related table's alias, what to select it from
+    (through the link table of a many-to-many), and the condition tying it to the parent."""
+
+    target: Alias
+    from_: FromClause
+    on: ColumnElement[bool]
+
+
+def related(rel: RelationshipInfo, parent: FromClause, aliases: Aliases) -> Hop:
     target = aliases(rel.target.table)
     if rel.secondary is None:
         cond = and_(*(target.c[remote.key] == parent.c[local.key] for local, remote in rel.pairs))
-        return target, target, cond
+        return Hop(target, target, cond)
     link = aliases(rel.secondary)
     on = and_(*(target.c[t.key] == link.c[s.key] for t, s in rel.secondary_pairs))
     cond = and_(*(link.c[s.key] == parent.c[p.key] for p, s in rel.pairs))
-    return target, target.join(link, on), cond
+    return Hop(target, target.join(link, on), cond)
 
 
 def exists(
@@ -47,8 +57,8 @@ def exists(
     aliases: Aliases,
     inner: Callable[[Alias], ColumnElement[bool]] | None = None,
 ) -> ColumnElement[bool]:
-    target, from_, cond = related(rel, parent, aliases)
-    query: Select[Any] = select(literal_column("1")).select_from(from_).where(cond)
+    hop = related(rel, parent, aliases)
+    query: Select[Any] = select(literal_column("1")).select_from(hop.from_).where(hop.on)
     if inner is not None:
-        query = query.where(inner(target))
+        query = query.where(inner(hop.target))
     return query.exists()

@@ -7,53 +7,14 @@ Every node keeps the JSON pointer of the request part it came from, for error me
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from dataapi.errors import BadOperator, MalformedRequest, pointer
+from dataapi.errors import BadOperator, LimitExceeded, MalformedRequest, pointer
 from dataapi.query import limits
 from dataapi.query.operators import COMBINERS, OPERATORS
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_model[M: BaseModel](cls: type[M], raw: Any, at: str = "") -> M:
-    """Validate `raw` with a pydantic model; the first error becomes a 400 with a JSON pointer."""
-    try:
-        return cls.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        loc = _in_request(raw, err["loc"])
-        where = at + pointer(*loc)
-        field = ".".join(map(str, loc)) if loc else "request"
-        if err["type"] == "extra_forbidden":
-            message = f"Unknown key '{field}' in the request."
-        elif err["type"] == "missing":
-            message = f"'{field}' is required."
-        elif not loc:
-            message = "The request body must be a JSON object."
-        else:
-            message = f"'{field}': {err['msg']}."
-        raise MalformedRequest(message, at=where or "/", detail=f"field={field}") from None
-
-
-def _in_request(raw: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The part of pydantic's error location that exists in the request (drops union member tags)."""
-    kept: list[Any] = []
-    node = raw
-    for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str):
-            kept.append(part)  # a missing key: name it
-            break
-        else:
-            break
-        kept.append(part)
-    return tuple(kept)
+from dataapi.settings import Settings, get_settings
 
 
 class GetItemsRequest(BaseModel):
@@ -166,8 +127,44 @@ def parse_filters(raw: Any, at: str) -> Group:
     """A filters map -> AND(plain conditions, OR(`or-` conditions)); `$or/$and/$not` nest maps.
     The tree is checked against the filter limits before anything else looks at it."""
     group = _filter_map(raw, at)
-    limits.check_filters(group)
+    check_filters(group)
     return group
+
+
+def check_filters(group: Group, settings: Settings | None = None) -> None:
+    """Conditions, nesting and values of one filter tree, before it is validated or compiled."""
+    s = settings or get_settings()
+    conditions = values = 0
+    stack: list[tuple[Node, int]] = [(group, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Cond):
+            conditions += 1
+            if conditions > s.max_filter_conditions:
+                raise LimitExceeded.of(
+                    "Too many filter conditions", s.max_filter_conditions, node.at, "conditions"
+                )
+            values += _values(node.value, node.value_at, s)
+            if values > s.max_filter_values:
+                raise LimitExceeded.of(
+                    "Too many filter values", s.max_filter_values, node.value_at, "filter_values"
+                )
+            continue
+        if depth > s.max_filter_depth:
+            raise LimitExceeded.of(
+                "Filter groups nest too deeply", s.max_filter_depth, node.at, "filter_depth"
+            )
+        stack.extend((child, depth + 1) for child in node.children)
+
+
+def _values(value: Any, at: str, s: Settings) -> int:
+    if isinstance(value, list):
+        if len(value) > s.max_list_values:
+            raise LimitExceeded.of(f"The list has {len(value)} values", s.max_list_values, at, "list_values")
+        return len(value)
+    if isinstance(value, dict):
+        return len(value)
+    return 1
 
 
 def _filter_map(raw: Any, at: str) -> Group:

@@ -30,8 +30,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from dataapi.errors import MalformedRequest
 from dataapi.query.coerce import coerce
 from dataapi.query.joins import Aliases, related
-from dataapi.query.validate import Fields, OrderPath
-from dataapi.registry import ColumnInfo, ModelInfo
+from dataapi.query.validate import ColumnField, Fields, OrderPath
+from dataapi.registry import ColumnInfo, ModelInfo, RelationshipInfo
 
 _ISO: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
 _EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
@@ -53,20 +53,20 @@ def render(col: ColumnInfo, alias: FromClause) -> ColumnElement[Any]:
 
 def project(fields: Fields, alias: FromClause, aliases: Aliases) -> ColumnElement[Any]:
     args: list[ColumnElement[Any]] = []
-    for name, entry, _at in fields.entries:
-        args.append(_name(name))
-        if isinstance(entry, ColumnInfo):
-            args.append(render(entry, alias))
+    for entry in fields.entries:
+        args.append(_name(entry.name))
+        if isinstance(entry, ColumnField):
+            args.append(render(entry.column, alias))
             continue
-        rel, sub = entry
-        target, from_, cond = related(rel, alias, aliases)
-        obj = project(sub, target, aliases)
+        rel = entry.relationship
+        hop = related(rel, alias, aliases)
+        obj = project(entry.fields, hop.target, aliases)
         if rel.uselist:
-            agg = func.json_agg(aggregate_order_by(obj, target.c[rel.target.pk.key]))
+            agg = func.json_agg(aggregate_order_by(obj, hop.target.c[rel.target.pk.key]))
             query = sa_select(func.coalesce(agg, _EMPTY_LIST))
         else:
             query = sa_select(obj)
-        args.append(query.select_from(from_).where(cond).scalar_subquery())
+        args.append(query.select_from(hop.from_).where(hop.on).scalar_subquery())
     if len(args) <= _MAX_ARGS:
         return func.json_build_object(*args, type_=JSON)
     chunks = [func.jsonb_build_object(*args[i : i + _MAX_ARGS]) for i in range(0, len(args), _MAX_ARGS)]
@@ -79,7 +79,7 @@ def project(fields: Fields, alias: FromClause, aliases: Aliases) -> ColumnElemen
 # ---- order and keyset -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderKey:
     spec: str
     expr: ColumnElement[Any]
@@ -106,27 +106,31 @@ def order_keys(
 ) -> list[OrderKey]:
     pk = model.pk
     if not order:
-        return [OrderKey("-" + pk.key, root.c[pk.key], True, pk, False)]
+        return [OrderKey(spec="-" + pk.key, expr=root.c[pk.key], desc=True, column=pk, nullable=False)]
     keys: list[OrderKey] = []
     for entry in order:
         path, col = entry.path, entry.path.column
         assert col is not None  # validate_order only keeps paths ending in a column
         expr: Any = _through(path.hops, col, root, aliases) if path.hops else root.c[col.key]
-        keys.append(OrderKey(entry.spec, expr, entry.desc, col, col.nullable or bool(path.hops)))
+        nullable = col.nullable or bool(path.hops)
+        keys.append(OrderKey(spec=entry.spec, expr=expr, desc=entry.desc, column=col, nullable=nullable))
     if not any(k.column is pk and "." not in k.spec for k in keys):
         desc = keys[0].desc
-        keys.append(OrderKey(("-" if desc else "") + pk.key, root.c[pk.key], desc, pk, False))
+        spec = ("-" if desc else "") + pk.key
+        keys.append(OrderKey(spec=spec, expr=root.c[pk.key], desc=desc, column=pk, nullable=False))
     return keys
 
 
-def _through(hops: tuple, col: ColumnInfo, root: FromClause, aliases: Aliases) -> ColumnElement[Any]:
-    target, from_, cond = related(hops[0], root, aliases)
-    conds = [cond]
+def _through(
+    hops: tuple[RelationshipInfo, ...], col: ColumnInfo, root: FromClause, aliases: Aliases
+) -> ColumnElement[Any]:
+    first = related(hops[0], root, aliases)
+    target, from_ = first.target, first.from_
     for rel in hops[1:]:
-        nxt, nxt_from, nxt_cond = related(rel, target, aliases)
-        from_ = from_.join(nxt_from, nxt_cond)
-        target = nxt
-    return sa_select(target.c[col.key]).select_from(from_).where(*conds).scalar_subquery()
+        nxt = related(rel, target, aliases)
+        from_ = from_.join(nxt.from_, nxt.on)
+        target = nxt.target
+    return sa_select(target.c[col.key]).select_from(from_).where(first.on).scalar_subquery()
 
 
 def keyset(keys: list[OrderKey], values: list[Any]) -> ColumnElement[bool]:
@@ -149,14 +153,18 @@ def cursor_values(keys: list[OrderKey], raw: list[Any], now: datetime) -> list[A
 
 
 @dataclass(frozen=True, slots=True)
-class ReadPlan:
+class PageQuery:
+    """The statements of one read: the page (each row's JSON and its sort keys), and the count when
+    one is asked."""
+
     statement: Select[Any]
     count: Select[Any] | None
     keys: list[OrderKey]
 
 
-def plan_read(
+def page_query(
     fields: Fields,
+    *,
     where: ColumnElement[bool] | None,
     keys: list[OrderKey],
     after: list[Any] | None,
@@ -164,7 +172,7 @@ def plan_read(
     root: FromClause,
     aliases: Aliases,
     with_count: bool,
-) -> ReadPlan:
+) -> PageQuery:
     row = cast(project(fields, root, aliases), Text).label("row")
     stmt = sa_select(row, *(k.expr.label(f"k{i}") for i, k in enumerate(keys))).select_from(root)
     count = None
@@ -177,7 +185,7 @@ def plan_read(
     if after is not None:
         stmt = stmt.where(keyset(keys, after))
     stmt = stmt.order_by(*(k.sort() for k in keys)).limit(limit)
-    return ReadPlan(stmt, count, keys)
+    return PageQuery(stmt, count, keys)
 
 
 def check_cursor_mode(order_by: list[str] | None, cursor: int | str | None) -> None:

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from dataapi.query.operators import OPERATORS
-from dataapi.query.validate import BoolOp, Fields, Filter
+from dataapi.query.validate import BoolOp, ColumnField, Fields, Filter
 from dataapi.recent import Recent
-from dataapi.registry import ColumnInfo, ModelInfo
+from dataapi.registry import ModelInfo
 
 SIZE = 256
 """Shapes kept per process (least recently used dropped); a shape is a few statements' worth."""
@@ -77,26 +77,36 @@ def abstract(filters: BoolOp | None, after: list[Any] | None) -> Abstract:
 
 def fields_key(fields: Fields) -> tuple[Any, ...]:
     return tuple(
-        (name, entry.key) if isinstance(entry, ColumnInfo) else (name, entry[0].key, fields_key(entry[1]))
-        for name, entry, _at in fields.entries
+        (e.name, e.column.key)
+        if isinstance(e, ColumnField)
+        else (e.name, e.relationship.key, fields_key(e.fields))
+        for e in fields.entries
     )
 
 
-Binds = tuple[tuple[str, int | tuple[int, ...]], ...]
-"""(parameter name, the value number bound to it, or numbers for an expanding IN list)."""
+@dataclass(frozen=True, slots=True)
+class Bind:
+    """A bound parameter of a shape's statement and the value number it takes (numbers, for an
+    expanding IN list)."""
+
+    name: str
+    value: int | tuple[int, ...]
+
+
+Binds = tuple[Bind, ...]
 
 
 def binds(compiled: SQLCompiler, count: int) -> Binds | None:
     """Which named parameter each slot became; None if some slot did not become one whole."""
-    found: list[tuple[str, int | tuple[int, ...]]] = []
+    found: list[Bind] = []
     seen: set[int] = set()
     for param, name in compiled.bind_names.items():
         value = param.value
         if isinstance(value, Slot):
-            found.append((name, value.index))
+            found.append(Bind(name, value.index))
             seen.add(value.index)
         elif isinstance(value, list | tuple) and value and all(isinstance(v, Slot) for v in value):
-            found.append((name, tuple(v.index for v in value)))
+            found.append(Bind(name, tuple(v.index for v in value)))
             seen.update(v.index for v in value)
         elif isinstance(value, list | tuple) and any(isinstance(v, Slot) for v in value):
             return None
@@ -105,8 +115,7 @@ def binds(compiled: SQLCompiler, count: int) -> Binds | None:
 
 def params(binds: Binds, values: list[Any]) -> dict[str, Any]:
     return {
-        name: values[at] if isinstance(at, int) else [values[i] for i in at]  # type: ignore[index]
-        for name, at in binds
+        b.name: values[b.value] if isinstance(b.value, int) else [values[i] for i in b.value] for b in binds
     }
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from dataapi.errors import BadOperator, MalformedRequest, UnknownField, WrongValueType
+from dataapi.errors import BadOperator, LimitExceeded, MalformedRequest, UnknownField, WrongValueType
 from dataapi.query import limits
 from dataapi.query.coerce import coerce
 from dataapi.query.operators import OPERATORS
 from dataapi.query.parse import Cond, FieldNode, Group
 from dataapi.registry import ColumnInfo, ModelInfo, RelationshipInfo
+from dataapi.settings import Settings, get_settings
 
 # ---- paths ----------------------------------------------------------------------------------
 
@@ -90,15 +91,41 @@ def validate_order(model: ModelInfo, order_by: list[str] | None) -> tuple[OrderP
 
 
 @dataclass(frozen=True, slots=True)
+class ColumnField:
+    """A requested column, under the name it was asked by."""
+
+    name: str
+    column: ColumnInfo
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipField:
+    """A requested relationship and the fields requested of the rows it leads to."""
+
+    name: str
+    relationship: RelationshipInfo
+    fields: Fields
+    at: str
+
+
+FieldEntry = ColumnField | RelationshipField
+
+
+@dataclass(frozen=True, slots=True)
 class Fields:
-    """Validated requested_data for one model: (name, column or (relationship, fields), pointer)."""
+    """Validated requested_data for one model, in the order asked."""
 
     model: ModelInfo
-    entries: tuple[tuple[str, ColumnInfo | tuple[RelationshipInfo, Fields], str], ...]
+    entries: tuple[FieldEntry, ...]
+
+    @property
+    def relationships(self) -> tuple[RelationshipField, ...]:
+        return tuple(e for e in self.entries if isinstance(e, RelationshipField))
 
 
 def validate_fields(model: ModelInfo, tree: dict[str, FieldNode]) -> Fields:
-    entries: list[tuple[str, ColumnInfo | tuple[RelationshipInfo, Fields], str]] = []
+    entries: list[FieldEntry] = []
     for name, node in tree.items():
         if node.children is None:
             col = model.columns.get(name)
@@ -113,15 +140,40 @@ def validate_fields(model: ModelInfo, tree: dict[str, FieldNode]) -> Fields:
                 raise UnknownField(
                     f"'{name}' is not a field of {model.name}.", at=node.at, detail=f"field={name}"
                 )
-            entries.append((name, col, node.at))
+            entries.append(ColumnField(name, col, node.at))
         else:
             rel = model.relationships.get(name)
             if rel is None:
                 raise UnknownField(
                     f"'{name}' is not a relationship of {model.name}.", at=node.at, detail=f"field={name}"
                 )
-            entries.append((name, (rel, validate_fields(rel.target, node.children)), node.at))
+            entries.append(RelationshipField(name, rel, validate_fields(rel.target, node.children), node.at))
     return Fields(model, tuple(entries))
+
+
+def check_fields(fields: Fields, settings: Settings | None = None) -> None:
+    """Depth (MAX_DEPTH), nested to-many levels and relationship count of requested data: each
+    nested to-many multiplies the rows PostgreSQL builds for a page."""
+    s = settings or get_settings()
+    relationships = 0
+    stack: list[tuple[Fields, int, int]] = [(fields, 0, 0)]
+    while stack:
+        node, depth, to_many = stack.pop()
+        for entry in node.relationships:
+            relationships += 1
+            nested_many = to_many + (1 if entry.relationship.uselist else 0)
+            at = entry.at
+            if relationships > s.max_requested_relationships:
+                limit = s.max_requested_relationships
+                raise LimitExceeded.of("Too many relationships requested", limit, at, "relationships")
+            if depth + 1 > s.max_depth:
+                raise LimitExceeded.of("Requested data nests too deeply", s.max_depth, at, "depth")
+            if nested_many > s.max_to_many_depth:
+                limit = s.max_to_many_depth
+                raise LimitExceeded.of(
+                    "Too many nested to-many relationships requested", limit, at, "to_many"
+                )
+            stack.append((entry.fields, depth + 1, nested_many))
 
 
 # ---- query_filters --------------------------------------------------------------------------

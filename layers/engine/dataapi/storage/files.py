@@ -7,14 +7,12 @@ outside the field's prefixes are refused. Nothing here calls AWS at import; sign
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from dataapi.errors import WrongValueType
-from dataapi.query.validate import Fields
 from dataapi.registry import ColumnInfo, Registry
 from dataapi.settings import Settings
 from dataapi.telemetry import logger
@@ -125,35 +123,6 @@ class Files:
             return [self.sign_value(v) for v in value]
         key = self.key(value)
         return self.sign_get(key) if key is not None else value
-
-    def sign_rows(self, rows: list[str], fields: Fields) -> list[str]:
-        """Replace file values in rows PostgreSQL built; rows without file fields pass untouched."""
-        if not has_files(fields):
-            return rows
-        if not self.configured:
-            logger.warning("file fields returned as stored: no bucket configured")
-            return rows
-        return [json.dumps(self._sign(json.loads(row), fields), ensure_ascii=False) for row in rows]
-
-    def _sign(self, obj: Any, fields: Fields) -> Any:
-        if obj is None:
-            return None
-        if isinstance(obj, list):
-            return [self._sign(o, fields) for o in obj]
-        for name, entry, _at in fields.entries:
-            if isinstance(entry, ColumnInfo):
-                if entry.file is not None and obj.get(name) is not None:
-                    obj[name] = self.sign_value(obj[name])
-            elif has_files(entry[1]):
-                obj[name] = self._sign(obj.get(name), entry[1])
-        return obj
-
-
-def has_files(fields: Fields) -> bool:
-    return any(
-        (e.file is not None) if isinstance(e, ColumnInfo) else has_files(e[1])
-        for _name, e, _at in fields.entries
-    )
 
 
 def declared_prefixes(registry: Registry) -> tuple[str, ...]:

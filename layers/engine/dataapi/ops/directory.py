@@ -10,6 +10,7 @@ password cannot be restored.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -23,13 +24,21 @@ from dataapi.mutate.values import RowValues
 from dataapi.telemetry import logger
 
 
+@dataclass(frozen=True, slots=True)
+class Undo:
+    """A Cognito call that reverses one already made."""
+
+    operation: str
+    arguments: dict[str, Any]
+
+
 class CognitoUsers:
-    """A RowHook for `User`, one per request."""
+    """A RowHook (dataapi.mutate.interfaces) for `User`, one per request."""
 
     def __init__(self, session: Session, default_roles: list[str]) -> None:
         self.session = session
         self.default_roles = default_roles
-        self._undo: list[tuple[str, dict[str, Any]]] = []  # (Cognito operation, arguments), in order
+        self._undo: list[Undo] = []  # in the order the calls were made
         self._after_commit: list[str] = []  # usernames to delete once the commit holds
 
     def _call(self, operation: str, field: str = "email", **kwargs: Any) -> dict[str, Any]:
@@ -61,7 +70,7 @@ class CognitoUsers:
             MessageAction="SUPPRESS",
         )
         username = answer["User"]["Username"]
-        self._undo.append(("admin_delete_user", {"Username": username}))
+        self._undo.append(Undo("admin_delete_user", {"Username": username}))
         attributes = {a["Name"]: a["Value"] for a in answer["User"].get("Attributes", [])}
         obj.cognito_sub = attributes.get("sub", username)
         self._call(
@@ -87,7 +96,7 @@ class CognitoUsers:
                 ],
             )
             self._undo.append(
-                (
+                Undo(
                     "admin_update_user_attributes",
                     {
                         "Username": obj.cognito_sub,
@@ -110,7 +119,7 @@ class CognitoUsers:
     def deleting(self, obj: Any) -> None:
         if obj.cognito_sub:
             self._call("admin_disable_user", Username=obj.cognito_sub)
-            self._undo.append(("admin_enable_user", {"Username": obj.cognito_sub}))
+            self._undo.append(Undo("admin_enable_user", {"Username": obj.cognito_sub}))
             self._after_commit.append(obj.cognito_sub)
 
     # ---- after the transaction ------------------------------------------------------------
@@ -125,11 +134,11 @@ class CognitoUsers:
                     logger.exception("cognito delete after commit failed", extra={"attempt": attempt})
 
     def compensate(self) -> None:
-        for operation, kwargs in reversed(self._undo):
+        for undo in reversed(self._undo):
             try:
-                getattr(cognito.client(), operation)(UserPoolId=cognito.pool_id(), **kwargs)
+                getattr(cognito.client(), undo.operation)(UserPoolId=cognito.pool_id(), **undo.arguments)
             except Exception:
-                logger.exception("cognito compensation failed", extra={"operation": operation})
+                logger.exception("cognito compensation failed", extra={"operation": undo.operation})
 
 
 def with_directory[T](work: Callable[[Session, CognitoUsers], T], default_roles: list[str]) -> T:

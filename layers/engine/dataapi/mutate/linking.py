@@ -1,0 +1,175 @@
+"""Link and unlink actions: the rows a link matches are looked up (one statement per target model,
+ahead of time where nothing the request writes first could change what they find), then
+attached to or detached from their parent row through the ORM.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.orm import Session
+
+from dataapi.errors import NotFound
+from dataapi.mutate.bounds import Budget
+from dataapi.mutate.interfaces import WriteAuthorizer
+from dataapi.mutate.matching import matching_ids, where
+from dataapi.mutate.serial import lock_link
+from dataapi.mutate.values import Link, RowValues, Unlink
+from dataapi.registry import ModelInfo
+
+
+class RowWriter(Protocol):
+    """What a link needs of the Writer: a row created (link-or-create), values applied (also_do)."""
+
+    def new(self, row: RowValues) -> Any: ...
+    def apply(self, obj: Any, values: RowValues) -> None: ...
+
+
+class Linker:
+    """The link and unlink actions of one request; each link's rows are found once."""
+
+    def __init__(
+        self, session: Session, budget: Budget, auth: WriteAuthorizer | None, rows: RowWriter
+    ) -> None:
+        self.session = session
+        self.budget = budget
+        self.auth = auth
+        self.rows = rows
+        self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
+        self._prefetched: dict[int, list[Any]] = {}  # link action -> rows looked up ahead, not yet used
+
+    # ---- links looked up ahead, set-based ----------------------------------------------------
+
+    def prefetch(self, rows: list[RowValues]) -> None:
+        """Look up the plain links of `rows` ahead, one statement per target model.
+
+        Plain: no also_do, no link-or-create. Only links that come before any other action of
+        their row are taken, and only when every row of the list qualifies for more than one
+        row: a lookup must still see every row the request wrote before it (a nested create, an
+        also_do, an earlier row). What a lookup found is used, and its errors raised, where the
+        link is applied, as before.
+        """
+        ahead: list[Link] = []
+        for row in rows:
+            plain = plain_links(row)
+            if len(rows) > 1 and not only_plain_links(row):
+                return
+            ahead.extend(a for a in plain if id(a) not in self._linked and id(a) not in self._prefetched)
+        self._prefetched.update(self.lookup_grouped(ahead))
+
+    def lookup_grouped(self, actions: list[Link]) -> dict[int, list[Any]]:
+        """The rows each link action matches, by id(action): one statement per target model."""
+        by_target: dict[str, list[Link]] = {}
+        for action in actions:
+            by_target.setdefault(action.rel.target.name, []).append(action)
+        found: dict[int, list[Any]] = {}
+        for group in by_target.values():
+            found.update(self._lookup(group))
+        return found
+
+    def _lookup(self, actions: list[Link]) -> dict[int, list[Any]]:
+        """The rows each link action matches (same target model), in one statement."""
+        target = actions[0].rel.target
+        parts = []
+        for k, action in enumerate(actions):
+            # A to-one holds one row: only the first match is linked (and gets also_do).
+            first = action.first or not action.rel.uselist
+            ids = matching_ids(target, self._readable(target, action), first=first).subquery()
+            parts.append(select(literal(k).label("k"), ids.c[0].label("id")))
+        matched = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+        mapped_pk = getattr(target.cls, target.pk.key)
+        query = (
+            select(matched.c.k, target.cls)
+            .join(target.cls, mapped_pk == matched.c.id)
+            .order_by(matched.c.k, mapped_pk.desc())
+        )
+        found: dict[int, list[Any]] = {id(a): [] for a in actions}
+        for k, row in self.session.execute(query):
+            found[id(actions[k])].append(row)
+        return found
+
+    def _readable(self, target: ModelInfo, action: Link) -> Any:
+        """A link finds only rows the caller may read."""
+        return self.auth.restrict(target, "get", action.filters) if self.auth else action.filters
+
+    # ---- applying them ----------------------------------------------------------------------
+
+    def link(self, obj: Any, action: Link) -> None:
+        rows = self._linked.get(id(action))
+        if rows is None:
+            target = action.rel.target
+            if action.create_if_none is not None:  # one creator per filter at a time
+                lock_link(self.session, target, self._readable(target, action))
+            rows = self._prefetched.pop(id(action), None)
+            if rows is None:
+                rows = self._lookup([action])[id(action)]
+            if not rows:
+                if action.create_if_none is None:
+                    raise no_match(action)
+                rows = [self.rows.new(action.create_if_none)]
+            elif action.also_do is not None:
+                for linked in rows:
+                    if self.auth is not None:
+                        self.auth.row(target, "update", linked, action.at)
+                    self.rows.apply(linked, action.also_do)
+            self.budget.spend(len(rows), action.at)
+            self._linked[id(action)] = rows
+        key = action.rel.key
+        if self.auth is not None:
+            self.auth.relationship(action.rel, obj, rows, action.at)
+        if action.rel.uselist:
+            collection = getattr(obj, key)
+            for linked in rows:
+                if linked not in collection:
+                    collection.append(linked)
+        else:
+            setattr(obj, key, rows[0])
+
+    def unlink(self, obj: Any, action: Unlink) -> None:
+        key = action.rel.key
+        target = action.rel.target
+        current = getattr(obj, key)
+        related = list(current) if action.rel.uselist else [current] if current is not None else []
+        if action.filters is None or not related:
+            chosen = related
+        else:
+            ids = [getattr(r, target.pk.key) for r in related]
+            pk = target.table.c[target.pk.key]
+            query = select(pk).where(pk.in_(ids), where(target, action.filters)).order_by(pk.desc())
+            if action.first:
+                query = query.limit(1)
+            keep = set(self.session.scalars(query))
+            chosen = [r for r in related if getattr(r, target.pk.key) in keep]
+        self.budget.spend(len(chosen), action.at)
+        if self.auth is not None:
+            self.auth.relationship(action.rel, obj, chosen, action.at)
+        if action.rel.uselist:
+            for r in chosen:
+                current.remove(r)
+        elif chosen:
+            setattr(obj, key, None)
+
+
+def plain_links(row: RowValues) -> list[Link]:
+    """The row's leading links without also_do or link-or-create."""
+    plain = []
+    for action in row.actions:
+        if not isinstance(action, Link) or action.also_do is not None or action.create_if_none is not None:
+            break
+        plain.append(action)
+    return plain
+
+
+def only_plain_links(row: RowValues) -> bool:
+    """Every action a plain link to another model: nothing the row does changes what they find."""
+    plain = plain_links(row)
+    return len(plain) == len(row.actions) and all(a.rel.target.name != row.model.name for a in plain)
+
+
+def no_match(action: Link) -> NotFound:
+    return NotFound(
+        f"No {action.rel.target.name} matched the link on '{action.rel.key}'.",
+        at=action.at,
+        detail=f"field={action.rel.key}",
+    )
