@@ -48,3 +48,30 @@ def test_the_shipped_policy_covers_the_flask_backends_roles() -> None:
     assert shipped.grant(("Photographer",), "Dealer", "update") == shipped.grant(
         ("Buyer",), "Dealer", "update"
     )
+
+
+def test_anyone_may_read_the_default_who_am_i_shape_of_their_own_account() -> None:
+    """GIVEN the shipped policy WHEN a caller with no role reads its own account in the shape POST /api
+    answers by default THEN the policy's own-account grants cover it, and nothing more of User."""
+    from dataapi.errors import PolicyRefusal
+    from dataapi.identity.authorize import Authorizer
+    from dataapi.identity.caller import Caller
+    from dataapi.ops.session import OWN_SHAPE
+    from dataapi.query.parse import parse_requested
+    from dataapi.query.validate import validate_fields
+
+    model = default_registry().model("User")
+    nobody = Authorizer(default_policy(), Caller(7, "nobody"))
+    nobody.read_own(validate_fields(model, parse_requested(OWN_SHAPE, "/requested_data")), "/requested_data")
+    for beyond in (["metafields"], [{"roles": ["key"]}]):
+        with pytest.raises(PolicyRefusal):
+            nobody.read_own(
+                validate_fields(model, parse_requested(beyond, "/requested_data")), "/requested_data"
+            )
+
+
+def test_the_own_account_grants_name_known_fields() -> None:
+    raw = default_policy().spec.model_dump(by_alias=True)
+    raw["own_account"]["User"]["fields"].append("shoe_size")
+    with pytest.raises(ValueError, match="own_account.User names unknown fields"):
+        Policy(PolicySpec.model_validate(raw)).check(default_registry())

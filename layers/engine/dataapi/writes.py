@@ -94,7 +94,7 @@ class CreatePlan:
             read_back(session, m.model, m.fields, ids, self.settings) if m.fields else ["{}"] * len(ids)
             for m, ids in zip(self.members, created, strict=True)
         ]
-        return _result(bodies, self.batch, [m.reference for m in self.members], "created", writer)
+        return _result(bodies, [m.reference for m in self.members], "created", writer, batch=self.batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ class UpdatePlan:
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 ids = writer.update(m.model, m.values, filters, first=m.first, at=at)
             bodies.append(read_back(session, m.model, m.fields, ids, self.settings) if m.fields else [])
-        return _result(bodies, self.batch, [m.reference for m in self.members], "updated", writer)
+        return _result(bodies, [m.reference for m in self.members], "updated", writer, batch=self.batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +144,8 @@ class DeletePlan:
             at = m.at + "/query_filters"
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 writer.delete(m.model, filters, first=m.first, also_do=m.also_do, at=at)
-        return _result(
-            [[] for _ in self.members], self.batch, [m.reference for m in self.members], "deleted", writer
-        )
+        references = [m.reference for m in self.members]
+        return _result([[] for _ in self.members], references, "deleted", writer, batch=self.batch)
 
 
 WritePlan = CreatePlan | UpdatePlan | DeletePlan
@@ -248,7 +247,9 @@ def _fields(model: ModelInfo, requested: list | None, base: str) -> Fields | Non
     return fields
 
 
-def _result(bodies: list[list[str]], batch: bool, references: list[str], verb: str, writer: Writer) -> Result:
+def _result(
+    bodies: list[list[str]], references: list[str], verb: str, writer: Writer, *, batch: bool
+) -> Result:
     parts = ["[" + ",".join(rows) + "]" for rows in bodies]
     body = "[" + ",".join(parts) + "]" if batch else parts[0]
     names = ", ".join(dict.fromkeys(references))

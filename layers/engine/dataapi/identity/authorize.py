@@ -56,7 +56,7 @@ class Authorizer:
             )
         return found
 
-    def _field(self, allowed: bool, model: ModelInfo, name: str, op: str, at: str) -> None:
+    def _field(self, model: ModelInfo, name: str, op: str, at: str, *, allowed: bool) -> None:
         if not allowed:
             raise PolicyRefusal(
                 f"You may not {op} '{name}' of {model.name}.",
@@ -77,24 +77,24 @@ class Authorizer:
         return self.restrict(model, "get", filters)
 
     def read(self, fields: Fields, at: str) -> None:
-        self._read(fields, at, lambda model: self.grant(model, "get", at))
+        self._read(fields, at, lambda model, where: self.grant(model, "get", where))
 
     def read_own(self, fields: Fields, at: str) -> None:
         """Requested fields of the caller's own account: what the policy's `own_account` grants
         anyone, and what the caller's grants let it read."""
 
-        def grant(model: ModelInfo) -> Grant:
+        def grant(model: ModelInfo, where: str) -> Grant:
             found = self.policy.own_account_grant(self.caller.principals, model.name)
             if found is None:
-                return self.grant(model, "get", at)  # raises: nothing of it may be read
+                return self.grant(model, "get", where)  # raises: nothing of it may be read
             return found
 
         self._read(fields, at, grant)
 
-    def _read(self, fields: Fields, at: str, grant_of: Callable[[ModelInfo], Grant]) -> None:
-        grant = grant_of(fields.model)
+    def _read(self, fields: Fields, at: str, grant_of: Callable[[ModelInfo, str], Grant]) -> None:
+        grant = grant_of(fields.model, at)
         for entry in fields.entries:
-            self._field(grant.covers(entry.name), fields.model, entry.name, "read", entry.at)
+            self._field(fields.model, entry.name, "read", entry.at, allowed=grant.covers(entry.name))
             if isinstance(entry, RelationshipField):
                 self._read(entry.fields, entry.at, grant_of)
 
@@ -112,11 +112,13 @@ class Authorizer:
     def path(self, model: ModelInfo, path: Path, at: str, op: Operation = "get") -> None:
         current, current_op = model, op
         for hop in path.hops:
-            self._field(self._filterable(current, current_op, hop.key, at), current, hop.key, "filter on", at)
+            self._field(
+                current, hop.key, "filter on", at, allowed=self._filterable(current, current_op, hop.key, at)
+            )
             current, current_op = hop.target, "get"
         if path.column is not None:
             allowed = self._filterable(current, current_op, path.column.key, at)
-            self._field(allowed, current, path.column.key, "filter on", at)
+            self._field(current, path.column.key, "filter on", at, allowed=allowed)
         elif path.hops:  # a bare relationship test (is_null / not_null) reads whether rows exist
             self.grant(current, "get", at)
 
@@ -179,10 +181,10 @@ class Authorizer:
 
         grant = self.grant(row.model, op, row.at)
         for name in [*row.columns, *row.write_only]:
-            self._field(grant.covers(name), row.model, name, "write", row.at + pointer(name))
+            self._field(row.model, name, "write", row.at + pointer(name), allowed=grant.covers(name))
         self._username(row)
         for action in row.actions:
-            self._field(grant.covers(action.rel.key), row.model, action.rel.key, "write", action.at)
+            self._field(row.model, action.rel.key, "write", action.at, allowed=grant.covers(action.rel.key))
             target = action.rel.target
             if isinstance(action, Link):
                 self.filters(action.filters, target)
