@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from tests.handler import support
 from tests.handler.support import Reply
+from tests.support.callers import Who, claims_of
 
 LEAKS = ("pg8000", "select ", "postgresql", "traceback", "sqlalchemy", "botocore")
 
@@ -27,30 +28,8 @@ ROUTES: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Who:
-    name: str
-    id: int
-    email: str
-    sub: str
-
-
 ADMIN = Who("admin", 1, "admin@example.com", "seed-sub-admin")
 ANNA = Who("anna", 2, "anna@beyo.se", "adv-sub-anna")
-
-
-def claims_of(who: Who, **changes: str) -> dict[str, str]:
-    claims = {
-        "sub": who.sub,
-        "email": who.email,
-        "email_verified": "true",
-        "cognito:username": who.sub,
-        "token_use": "id",
-        "auth_time": "1764939900",
-        "iat": "Fri Dec 05 13:45:00 UTC 2025",
-    }
-    claims.update(changes)
-    return claims
 
 
 def event_for(route: str, body: Any, claims: dict[str, str] | None, *, raw: bool = False) -> dict[str, Any]:

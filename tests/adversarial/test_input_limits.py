@@ -83,7 +83,7 @@ def test_a_lone_surrogate_anywhere_is_a_400_naming_it_and_the_next_request_is_co
 
 def test_a_lone_surrogate_in_a_scheduled_run_is_refused_before_sql(world: World) -> None:
     from functions.update_items.app import lambda_handler
-    from tests.handler.conftest import FakeLambdaContext
+    from tests.support.lambda_context import FakeLambdaContext
 
     run = {"model_name": "Item", "query_filters": {"state": SURROGATE}, "update_type": "all_matches",
            "object_values": {"state": "Delayed"}}  # fmt: skip

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from dataapi.db import engine as dbmod
+from dataapi.db import wire
 from dataapi.settings import get_settings
 from tests.adversarial.support import ALL_ITEMS, World, call, read_ids
 
@@ -19,15 +18,8 @@ def five_rows(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[list[st
     monkeypatch.setenv("MAX_ROWS_TOUCHED", "5")
     get_settings.cache_clear()
     dbmod.dispose_engine()
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = dbmod.get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with wire.watched() as seen:  # every statement the driver sends, reads included
+        yield seen
     get_settings.cache_clear()
     dbmod.dispose_engine()
 

@@ -35,7 +35,7 @@ from scripts.check_build import (
     machine_arch,
 )
 from tests.handler import support
-from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB
+from tests.handler.support import CALLER_EMAIL, CALLER_SUB
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_NAME = "DATAAPI_BUILD_DIR"

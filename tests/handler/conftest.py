@@ -1,4 +1,5 @@
-"""Fixtures for handler tests: a Lambda context and a committed-data engine on a fresh database.
+"""Fixtures for handler tests: a Lambda context, a committed-data engine on a fresh database, moto's
+Cognito with that database (`directory`, `world`) and an adopted Flask database (`legacy_db`).
 
 Handlers are invoked in-process with API Gateway REST (v1 proxy) events built from the base event
 `events/rest_event.json` and request bodies in `bodies/` (see support.py). Each test gets its own
@@ -8,37 +9,27 @@ it), inserts the rows it needs and commits them for real.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session
 
+from dataapi.db import engine as dbmod
 from dataapi.models import Role, User
-from tests.handler.support import FakeLambdaContext
+from dataapi.settings import get_settings
+from tests.fixtures.legacy import adopted_for_the_layer
+from tests.handler.session_support import World, make_world
+from tests.handler.support import CALLER_EMAIL, CALLER_SUB, Db
+from tests.support.cognito import Directory, start_directory
+from tests.support.lambda_context import FakeLambdaContext
 
-# The caller of the base event `events/rest_event.json` (requestContext.authorizer.claims).
-CALLER_SUB = "0b6c2f5e-1d7a-4c11-9d35-3f1e2a7b9c01"
-CALLER_EMAIL = "handler-tests@example.com"
+_legacy_names = itertools.count()
 
 
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
-
-
-class Db:
-    """Commits ORM rows to the test's own database; the handler then reads them."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def add(self, *rows: Any) -> list[Any]:
-        """Insert and commit `rows`; return them with their ids loaded (usable after the session)."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            session.add_all(rows)
-        return list(rows)
 
 
 @pytest.fixture
@@ -58,3 +49,25 @@ def db(api_env: str) -> Iterator[Db]:
     )
     yield helper
     engine.dispose()
+
+
+@pytest.fixture
+def directory(api_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
+    """moto's Cognito, the layer pointed at it and at the test's fresh database."""
+    with start_directory(monkeypatch) as d:
+        yield d
+
+
+@pytest.fixture
+def world(db: Db, directory: Directory) -> World:
+    return make_world(db, directory)
+
+
+@pytest.fixture
+def legacy_db(pg, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The Flask backend's database with legacy rows, adopted (upgraded to head); the layer uses it."""
+    engine = adopted_for_the_layer(pg, monkeypatch, f"legacy{next(_legacy_names)}")
+    yield engine
+    engine.dispose()
+    dbmod.dispose_engine()
+    get_settings.cache_clear()

@@ -24,6 +24,11 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tests.support.lambda_context import FakeLambdaContext
+
 HERE = Path(__file__).parent
 EVENTS = HERE / "events"
 BODIES = HERE / "bodies"
@@ -34,20 +39,22 @@ EXTRA_KEYS = frozenset({"request_id", "next_cursor", "count"})
 KEEP: Any = object()  # "leave the base event's value" for `event()`'s keyword arguments
 
 
-@dataclass
-class FakeLambdaContext:
-    """The attributes Powertools' Logger and Tracer read from a real Lambda context."""
+# The caller of the base event `events/rest_event.json` (requestContext.authorizer.claims).
+CALLER_SUB = "0b6c2f5e-1d7a-4c11-9d35-3f1e2a7b9c01"
+CALLER_EMAIL = "handler-tests@example.com"
 
-    function_name: str = "dataapi-dev-GetItemsFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-north-1:123456789012:function:dataapi-dev-GetItemsFunction"
-    aws_request_id: str = "5d7f3a1e-0c2b-4f6e-9a8d-1b3c5e7f9a0b"
-    log_group_name: str = "/aws/lambda/dataapi-dev-GetItemsFunction"
-    log_stream_name: str = "2025/12/05/[$LATEST]0123456789abcdef0123456789abcdef"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+class Db:
+    """Commits ORM rows to the test's own database; the handler then reads them (the `db` fixture)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, *rows: Any) -> list[Any]:
+        """Insert and commit `rows`; return them with their ids loaded (usable after the session)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add_all(rows)
+        return list(rows)
 
 
 # ---- events --------------------------------------------------------------------------------------

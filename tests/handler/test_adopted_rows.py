@@ -8,24 +8,18 @@ by e-mail, linked, and its legacy password erased on the first request.
 from __future__ import annotations
 
 import importlib
-import itertools
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-from dataapi.db import engine as dbmod
 from dataapi.models import Base
-from dataapi.settings import get_settings
-from tests.fixtures.legacy import adopted_for_the_layer
-from tests.handler.conftest import FakeLambdaContext
-from tests.handler.test_session import admin_claims, load_event, write
+from tests.handler.session_support import admin_claims, load_event, write
+from tests.support.lambda_context import FakeLambdaContext
 
 pytestmark = pytest.mark.db
-_names = itertools.count()
 
 MODELS = (
     "User",
@@ -50,15 +44,6 @@ WRITES: dict[str, dict[str, Any]] = {
     "Item": {"location": "In-Shop"},
     "Item_History": {"type": "update"},
 }
-
-
-@pytest.fixture
-def legacy_db(pg, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    engine = adopted_for_the_layer(pg, monkeypatch, f"adopted_rows{next(_names)}")
-    yield engine
-    engine.dispose()
-    dbmod.dispose_engine()
-    get_settings.cache_clear()
 
 
 def claims() -> dict[str, str]:

@@ -29,8 +29,8 @@ from dataapi.settings import get_settings
 from dataapi.storage import files as filesmod
 from dataapi.storage.files import Files, object_key
 from tests.handler import support
-from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB, Db
-from tests.handler.support import Reply
+from tests.handler.files_support import ADMIN, Person, invoke, load_event
+from tests.handler.support import CALLER_EMAIL, CALLER_SUB, Db, Reply
 
 PRESIGN = "/api/generate-presigned-url"
 DELETE = "/api/delete-image-url"
@@ -42,21 +42,6 @@ PNG = b"\x89PNG\r\n\x1a\n a small png"
 
 
 # ---- people ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Person:
-    sub: str
-    email: str
-    user_id: int = 0
-
-    @property
-    def claims(self) -> dict[str, str]:
-        """The claims as API Gateway's Cognito authorizer passes them (all strings)."""
-        return support.claims_for(self.sub, self.email)
-
-
-ADMIN = Person(CALLER_SUB, CALLER_EMAIL)
 
 
 @dataclass
@@ -150,16 +135,6 @@ def signed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 # ---- events and invoking --------------------------------------------------------------------------
-
-
-def load_event(path: str, body: Any, caller: Person | None = ADMIN) -> dict[str, Any]:
-    """An event for `path` sending `body` with the claims of `caller` (None: no authorizer)."""
-    return support.event(path, body, claims=None if caller is None else caller.claims)
-
-
-def invoke(event: dict[str, Any], function: str = "files") -> Reply:
-    """Invoke a handler and check the envelope every response must have (docs/contract.md §2)."""
-    return support.invoke(function, event)
 
 
 def presign(entries: Any, caller: Person | None = ADMIN) -> Reply:
@@ -436,13 +411,13 @@ def test_presign_by_an_unknown_user_is_403(s3: Any, people: People, signed: list
 def buyer_items_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default policy, except that Buyer's file grants cover PurchaseAppReact/ only (profiles_pictures/ is declared
     but not granted): a prefix the caller's role has no grant for."""
-    import dataapi.ops.files
+    import dataapi.identity.authorize
     from dataapi.identity.policy import Policy, PolicySpec, default_policy
 
     raw = default_policy().spec.model_dump()
     raw["principals"]["Buyer"]["files"] = {"presign": ["PurchaseAppReact/"], "delete": ["PurchaseAppReact/"]}
     narrowed = Policy(PolicySpec.model_validate(raw))
-    monkeypatch.setattr(dataapi.ops.files, "default_policy", lambda: narrowed)
+    monkeypatch.setattr(dataapi.identity.authorize, "default_policy", lambda: narrowed)
 
 
 def test_presign_under_a_prefix_the_role_has_no_grant_for_is_403(

@@ -27,8 +27,8 @@ from dataapi.settings import get_settings
 from dataapi.storage import files as filesmod
 from dataapi.storage.files import object_key
 from tests.handler import support
-from tests.handler.conftest import Db
-from tests.handler.test_files import ADMIN, Person, Reply, invoke, load_event
+from tests.handler.files_support import ADMIN, Person, invoke, load_event
+from tests.handler.support import Db, Reply
 
 REGION = "eu-north-1"
 WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"

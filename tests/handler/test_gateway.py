@@ -24,7 +24,7 @@ import yaml
 from devtools.gateway import MAX_REQUEST_BYTES, Gateway, Response, make_server
 from devtools.template import TEMPLATE, load_template
 from tests.handler import support
-from tests.unit.test_tokens import CognitoTokens, make_cognito_tokens, moto_signed, serve_moto_jwks
+from tests.support.cognito import CognitoTokens, make_cognito_tokens, moto_signed, serve_moto_jwks
 
 ORIGIN = "http://localhost:5173"
 ORIGINS = (ORIGIN, "http://127.0.0.1:4173")

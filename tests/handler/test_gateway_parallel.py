@@ -24,26 +24,14 @@ from sqlalchemy.orm import Session
 from dataapi.models import Item, Item_Note
 from devtools.gateway import Gateway, make_server
 from devtools.template import TEMPLATE
-from tests.handler.conftest import Db
-from tests.handler.test_session import ORIGIN, Directory, World, make_world, start_directory
+from tests.handler.session_support import ANNA, ANNA_PASSWORD, World
+from tests.handler.support import ORIGIN
 
 BO, BO_PASSWORD = "bo@example.com", "Bo-pass-2025!x"
-ANNA, ANNA_PASSWORD = "anna@example.com", "Anna-pass-2025!"
 REQUESTS = 320
 CLIENTS = 12
 
 Check = Callable[[int, dict[str, Any]], None]
-
-
-@pytest.fixture
-def directory(api_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
-    with start_directory(monkeypatch) as d:
-        yield d
-
-
-@pytest.fixture
-def world(db: Db, directory: Directory) -> World:
-    return make_world(db, directory)
 
 
 @pytest.fixture(params=["thread", "process"])

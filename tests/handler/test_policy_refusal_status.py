@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from dataapi.models import Role, User
 from dataapi.settings import get_settings
-from tests.handler.conftest import Db
-from tests.handler.test_files import Person, Reply, invoke, load_event
+from tests.handler.files_support import Person, invoke, load_event
+from tests.handler.support import Db, Reply
 
 BO = Person("sub-bo", "bo@example.com")
 CIA = Person("sub-cia", "cia@example.com")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from dataapi.errors import Forbidden, UnknownField
 from tests.fixtures.seed import seed
+from tests.support.lambda_context import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_INPUT = {
@@ -21,11 +22,12 @@ TEMPLATE_INPUT = {
 }
 
 
-class Context:
-    function_name = "update_items"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-north-1:000000000000:function:update_items"
-    aws_request_id = "scheduled-test"
+def scheduled_context() -> FakeLambdaContext:
+    return FakeLambdaContext(
+        function_name="update_items",
+        invoked_function_arn="arn:aws:lambda:eu-north-1:000000000000:function:update_items",
+        aws_request_id="scheduled-test",
+    )
 
 
 @pytest.fixture
@@ -50,14 +52,14 @@ def states(engine) -> dict[int, str]:
 def test_given_a_schedule_input_with_a_relative_time_when_invoked_then_it_runs_as_the_scheduler(handler):
     lambda_handler, engine = handler
     before = states(engine)
-    summary = lambda_handler(json.loads(json.dumps(TEMPLATE_INPUT)), Context())
+    summary = lambda_handler(json.loads(json.dumps(TEMPLATE_INPUT)), scheduled_context())
     assert summary == {"status": 201, "message": "Flag delayed deliveries updated!", "rows": 4}
     after = states(engine)
     assert {i for i, s in after.items() if s == "Delayed"} == {
         i for i, s in before.items() if s == "In-Transit"
     }
     # Safe to repeat: the second run finds nothing and succeeds with 0 rows.
-    assert lambda_handler(TEMPLATE_INPUT, Context())["rows"] == 0
+    assert lambda_handler(TEMPLATE_INPUT, scheduled_context())["rows"] == 0
     assert states(engine) == after
 
 
@@ -66,7 +68,7 @@ def test_a_batch_schedule_is_one_transaction(handler):
     before = states(engine)
     bad = {**TEMPLATE_INPUT, "object_values": {"no_such_field": 1}}
     with pytest.raises(UnknownField):
-        lambda_handler([TEMPLATE_INPUT, bad], Context())
+        lambda_handler([TEMPLATE_INPUT, bad], scheduled_context())
     assert states(engine) == before
 
 
@@ -82,7 +84,7 @@ def test_a_run_the_scheduler_is_not_granted_raises_and_writes_nothing(handler):
                 "query_filters": {"id": 1},
                 "update_type": "first_match",
             },
-            Context(),
+            scheduled_context(),
         )
     with engine.connect() as conn:
         assert conn.execute(text('SELECT dealer_name FROM "Dealer" ORDER BY id')).scalars().all() == names

@@ -4,314 +4,38 @@ POST /api/login (no authorizer), POST /api (who am I) and POST /api/logout are i
 would, with API Gateway REST events built by `support.event` whose authorizer claims are
 replaced by the claims of real moto ID tokens, rendered as API Gateway renders them (all strings).
 The last section sends the same routes through the local gateway (devtools/gateway.py) on the
-real template.yaml. The Cognito harness here (`Directory`, `start_directory`) is shared with
-test_users_cognito.py.
+real template.yaml. The Cognito harness is tests/support/cognito.py; the
+database, calls and fixtures are session_support.py and conftest.py.
 """
 
 from __future__ import annotations
 
-import copy
 import http.client
 import json
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import jwt
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
-from moto import mock_aws
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
-from dataapi.identity import cognito
-from dataapi.identity.tokens import verify_id_token
-from dataapi.models import Role, User
-from dataapi.settings import get_settings
 from devtools.gateway import Gateway, make_server
 from devtools.template import TEMPLATE
-from tests.handler import support
-from tests.handler.conftest import CALLER_SUB, Db
-from tests.handler.support import KEEP, ORIGIN, Reply
-from tests.unit.test_tokens import JWKS_HOST, moto_signed, serve_moto_jwks
-
-REGION = "eu-north-1"
-POLICY_TEXT = "at least 10 characters, upper and lower case, a digit and a symbol (test pool)"
-PASSWORD_POLICY = {
-    "MinimumLength": 10,
-    "RequireUppercase": True,
-    "RequireLowercase": True,
-    "RequireNumbers": True,
-    "RequireSymbols": True,
-}
-
-ANNA, ANNA_PASSWORD = "anna@example.com", "Anna-pass-2025!"
-
-
-# ---- moto's Cognito --------------------------------------------------------------------------
-
-
-class Directory:
-    """A moto user pool and app client like the template's, and a record of the layer's calls.
-
-    `calls` holds (operation, parameters) of every call the layer's Cognito client makes, in
-    order, including calls that fail. `failures[operation]` makes that operation raise (every
-    time) before it reaches moto; `probes[operation]` runs just before it is sent.
-    """
-
-    def __init__(self, idp: Any, pool_id: str, client_id: str) -> None:
-        self.idp = idp  # the test's own client: its calls are not recorded
-        self.pool_id = pool_id
-        self.client_id = client_id
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.failures: dict[str, Exception] = {}
-        self.probes: dict[str, Callable[[dict[str, Any]], None]] = {}
-
-    @property
-    def issuer(self) -> str:
-        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.pool_id}"
-
-    @property
-    def jwks_url(self) -> str:
-        return f"{JWKS_HOST}/{self.pool_id}/.well-known/jwks.json"
-
-    def _before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        self.calls.append((model.name, copy.deepcopy(params)))
-        probe = self.probes.get(model.name)
-        if probe is not None:
-            probe(params)
-        failure = self.failures.get(model.name)
-        if failure is not None:
-            raise failure
-
-    def operations(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def params(self, operation: str) -> list[dict[str, Any]]:
-        return [params for name, params in self.calls if name == operation]
-
-    # -- the pool as the test sees it --------------------------------------------------------
-
-    def add_user(self, email: str, password: str) -> str:
-        """A confirmed user with a permanent password; returns its sub."""
-        user = self.idp.admin_create_user(
-            UserPoolId=self.pool_id,
-            Username=email,
-            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
-            MessageAction="SUPPRESS",
-        )["User"]
-        self.idp.admin_set_user_password(
-            UserPoolId=self.pool_id, Username=email, Password=password, Permanent=True
-        )
-        return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
-
-    def user(self, username: str) -> dict[str, Any] | None:
-        """The user (by email or sub) with its attributes as a dict, or None."""
-        try:
-            found = self.idp.admin_get_user(UserPoolId=self.pool_id, Username=username)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "UserNotFoundException":
-                return None
-            raise
-        found["attributes"] = {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])}
-        return found
-
-    def emails(self) -> list[str]:
-        users = self.idp.list_users(UserPoolId=self.pool_id)["Users"]
-        return sorted(next(a["Value"] for a in u["Attributes"] if a["Name"] == "email") for u in users)
-
-    def id_token(self, email: str, password: str) -> str:
-        return self.idp.initiate_auth(
-            ClientId=self.client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )["AuthenticationResult"]["IdToken"]
-
-    def claims(self, token: str) -> dict[str, str]:
-        """The claims of an ID token as API Gateway's Cognito authorizer passes them."""
-        return verify_id_token(token, issuer=self.issuer, jwks_url=self.jwks_url, audience=self.client_id)
-
-
-def reset_layer() -> None:
-    get_settings.cache_clear()
-    cognito.client.cache_clear()
-
-
-@contextmanager
-def start_directory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
-    """moto's Cognito in-process, the layer configured for it (env, caches) and spied on."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "PASSWORD_POLICY": POLICY_TEXT,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        idp = boto3.client("cognito-idp", region_name=REGION)
-        pool_id = idp.create_user_pool(
-            PoolName="dataapi-test-users",
-            UsernameAttributes=["email"],
-            AutoVerifiedAttributes=["email"],
-            Policies={"PasswordPolicy": PASSWORD_POLICY},
-        )["UserPool"]["Id"]
-        client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="web",
-            GenerateSecret=False,
-            ReadAttributes=["email", "email_verified"],  # as Cognito's ID tokens carry them
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        monkeypatch.setenv("COGNITO_USER_POOL_ID", pool_id)
-        monkeypatch.setenv("COGNITO_APP_CLIENT_ID", client_id)
-        reset_layer()
-        directory = Directory(idp, pool_id, client_id)
-        cognito.client().meta.events.register(
-            "before-parameter-build.cognito-identity-provider", directory._before
-        )
-        serve_moto_jwks(monkeypatch)
-        try:
-            yield directory
-        finally:
-            reset_layer()
-
-
-def client_error(code: str, operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} (simulated)"}}, operation)
-
-
-def network_error() -> EndpointConnectionError:
-    return EndpointConnectionError(endpoint_url=f"https://cognito-idp.{REGION}.amazonaws.com/")
-
-
-# ---- the database ------------------------------------------------------------------------------
-
-
-@dataclass
-class World:
-    """The test's database (the handler conftest's Admin caller, plus a Buyer role) and Cognito."""
-
-    db: Db
-    directory: Directory
-    admin_role: Role
-    buyer_role: Role
-    admin: User
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def engine(self) -> Engine:
-        return self.db.engine
-
-    def add_user(
-        self, email: str, *, roles: list[Role] | None = None, password: str | None = None, linked: bool = True
-    ) -> User:
-        """A User row, and with a password a Cognito user too (its sub stored when `linked`)."""
-        sub = self.directory.add_user(email, password) if password else None
-        (user,) = self.db.add(
-            User(
-                username=email.split("@")[0],
-                email=email,
-                phone="+46 70 123 45 67",
-                cognito_sub=sub if linked else None,
-                roles=[self.session_role(r) for r in (roles or [])],
-            )
-        )
-        if sub and not linked:
-            self.extra[email] = sub
-        return user
-
-    def session_role(self, role: Role) -> Role:
-        with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(Role, role.id)  # type: ignore[return-value]
-
-    def row(self, user_id: int) -> User | None:
-        with Session(self.engine, expire_on_commit=False) as session:
-            found = session.get(User, user_id)
-            if found is not None:
-                _ = found.roles
-            return found
-
-    def row_by_email(self, email: str) -> User | None:
-        with Session(self.engine, expire_on_commit=False) as session:
-            found = session.scalars(select(User).where(User.email == email)).first()
-            if found is not None:
-                _ = found.roles
-            return found
-
-
-def make_world(db: Db, directory: Directory) -> World:
-    with Session(db.engine, expire_on_commit=False) as session, session.begin():
-        admin_role = session.scalars(select(Role).where(Role.role == "Admin")).one()
-        buyer_role = Role(role="Buyer", key="buyer")
-        session.add(buyer_role)
-        admin = session.scalars(select(User).where(User.cognito_sub == CALLER_SUB)).one()
-    return World(db, directory, admin_role, buyer_role, admin)
-
-
-@pytest.fixture
-def directory(api_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
-    with start_directory(monkeypatch) as d:
-        yield d
-
-
-@pytest.fixture
-def world(db: Db, directory: Directory) -> World:
-    return make_world(db, directory)
-
-
-# ---- events and invoking -----------------------------------------------------------------------
-
-
-LOGIN, ME, LOGOUT = "/api/login", "/api", "/api/logout"
-
-
-def load_event(path: str, *, body: Any = None, claims: Any = KEEP, **changes: Any) -> dict[str, Any]:
-    """An event for `path` sending `body` (see `support.encode`) with the base event's Admin claims
-    or `claims` (None removes the authorizer)."""
-    return support.event(path, body, claims=claims, **changes)
-
-
-def login_event(body: Any, **changes: Any) -> dict[str, Any]:
-    """POST /api/login as the browser sends it: no Authorization header, no authorizer."""
-    return support.event(LOGIN, body, claims=None, headers={"Authorization": None}, **changes)
-
-
-def invoke(function: str, event: dict[str, Any]) -> Reply:
-    """Invoke `functions/<function>/app.py` and check the envelope every response must have."""
-    return support.invoke(function, event, extras={"request_id"})
-
-
-def login(email: str, password: str, **event: Any) -> Reply:
-    return invoke("session", login_event({"email": email, "password": password}, **event))
-
-
-def me(claims: dict[str, str] | None, body: Any = KEEP) -> Reply:
-    return invoke("session", load_event(ME, body={} if body is KEEP else body, claims=claims))
-
-
-def logout(claims: dict[str, str] | None) -> Reply:
-    return invoke("session", load_event(LOGOUT, claims=claims))
-
-
-def admin_claims() -> dict[str, str]:
-    """The claims of the base event: the handler conftest's Admin caller."""
-    return support.base_claims()
-
-
-def write(function: str, request: Any, claims: dict[str, str] | None = None) -> Reply:
-    """POST /api/schemes/<function> as the Admin caller (or `claims`)."""
-    return invoke(
-        function, load_event(f"/api/schemes/{function}", body=request, claims=claims or admin_claims())
-    )
-
+from tests.handler.session_support import (
+    ANNA,
+    ANNA_PASSWORD,
+    World,
+    invoke,
+    load_event,
+    login,
+    login_event,
+    logout,
+    me,
+    write,
+)
+from tests.handler.support import ORIGIN, Db, Reply
+from tests.support.cognito import REGION, client_error, moto_signed, network_error, reset_layer
 
 # ---- 1. login ----------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import http.client
 import importlib
-import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -25,40 +24,23 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from dataapi.db import engine as dbmod
 from dataapi.identity import cognito
 from dataapi.identity.legacy_login import MigrationRefused, meets_policy, verify
 from dataapi.settings import get_settings
 from devtools.cognito_triggers import UserMigration
 from devtools.gateway import Gateway, make_server
 from devtools.template import TEMPLATE
-from tests.fixtures.legacy import PASSWORDS, PBKDF2, SCRYPT, adopted_for_the_layer
-from tests.handler.conftest import CALLER_EMAIL, CALLER_SUB, FakeLambdaContext
-from tests.handler.test_session import (
-    ORIGIN,
-    Directory,
-    login,
-    me,
-    start_directory,
-    write,
-)
+from tests.fixtures.legacy import PASSWORDS, PBKDF2, SCRYPT
+from tests.handler.session_support import login, me, write
+from tests.handler.support import CALLER_EMAIL, CALLER_SUB, ORIGIN
+from tests.support.cognito import Directory, start_directory
+from tests.support.lambda_context import FakeLambdaContext
 
 pytestmark = pytest.mark.db
 
 EVENTS = Path(__file__).parent / "events"
 HANDLER = importlib.import_module("functions.user_migration.app").lambda_handler
-_names = itertools.count()
 WORKER, PHOTO, ADMIN = "worker@example.com", "photo@example.com", "admin@example.com"
-
-
-@pytest.fixture
-def legacy_db(pg, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """The Flask backend's database with legacy rows, adopted (upgraded to head); the layer uses it."""
-    engine = adopted_for_the_layer(pg, monkeypatch, f"legacy_login{next(_names)}")
-    yield engine
-    engine.dispose()
-    dbmod.dispose_engine()
-    get_settings.cache_clear()
 
 
 def trigger_event(name: str = "user_migration_authentication", **request: Any) -> dict[str, Any]:
@@ -163,7 +145,7 @@ def test_the_policy_check_follows_the_pools_rules() -> None:
 
 
 @pytest.fixture
-def directory(legacy_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
+def migrating_directory(legacy_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
     """moto's Cognito, with the template's user-migration trigger run as the local stack runs it."""
     with start_directory(monkeypatch) as d:
         # mock_aws starts a new default session: the hook goes on it, and the layer's client is remade.
@@ -176,17 +158,17 @@ def directory(legacy_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Di
 
 
 def test_a_legacy_user_logs_in_with_the_old_password_and_the_first_request_erases_it(
-    legacy_db: Engine, directory: Directory
+    legacy_db: Engine, migrating_directory: Directory
 ) -> None:
     reply = login(WORKER, PASSWORDS[WORKER])
 
     assert reply.status == 200, reply.envelope
     assert reply.body[0]["payload"]["username"] == "worker"
     assert reply.body[0]["payload"]["roles"] == [{"role": "Worker", "id": 2}]
-    assert directory.user(WORKER)["UserStatus"] == "CONFIRMED"
+    assert migrating_directory.user(WORKER)["UserStatus"] == "CONFIRMED"
     assert 2 in legacy_passwords(legacy_db)
 
-    claims = directory.claims(reply.body[0]["token"])
+    claims = migrating_directory.claims(reply.body[0]["token"])
     who = me(claims)
     assert who.status == 200, who.envelope
     assert who.body[0]["id"] == 2
@@ -198,18 +180,20 @@ def test_a_legacy_user_logs_in_with_the_old_password_and_the_first_request_erase
     assert again.status == 200, again.envelope
 
 
-def test_a_wrong_legacy_password_is_the_usual_login_failure(legacy_db: Engine, directory: Directory) -> None:
+def test_a_wrong_legacy_password_is_the_usual_login_failure(
+    legacy_db: Engine, migrating_directory: Directory
+) -> None:
     reply = login(WORKER, "Worker-Pass-2")
     assert (reply.status, reply.message, reply.server_message) == (
         401,
         "Wrong email or password.",
         "Unauthenticated LoginFailed",
     )
-    assert directory.user(WORKER) is None
+    assert migrating_directory.user(WORKER) is None
 
 
 def test_a_password_below_the_policy_is_told_and_an_admin_sets_a_new_one(
-    legacy_db: Engine, directory: Directory
+    legacy_db: Engine, migrating_directory: Directory
 ) -> None:
     # The harness's moto pool compares usernames case-sensitively (the template's pool does not).
     sql(legacy_db, 'UPDATE "User" SET email = lower(email) WHERE id = 1')
@@ -217,7 +201,7 @@ def test_a_password_below_the_policy_is_told_and_an_admin_sets_a_new_one(
     assert refused.status == 401, refused.envelope
     assert refused.server_message == "Unauthenticated PasswordRenewalRequired"
     assert "Ask an administrator to set a new password" in refused.message
-    assert directory.user(ADMIN) is None
+    assert migrating_directory.user(ADMIN) is None
 
     # An Admin (the event files' caller) sets a new password through the existing User update.
     sql(
@@ -239,7 +223,7 @@ def test_a_password_below_the_policy_is_told_and_an_admin_sets_a_new_one(
     updated = write("update_items", update)
     assert updated.status == 201, updated.envelope
 
-    assert directory.user(ADMIN) is not None
+    assert migrating_directory.user(ADMIN) is not None
     assert 1 not in legacy_passwords(legacy_db)
     assert login(ADMIN, PASSWORDS[ADMIN]).status == 401
     assert login(ADMIN, "New-Admin-Pass-1").status == 200
@@ -262,10 +246,10 @@ def post(host: str, port: int, path: str, body: Any, token: str | None = None) -
 
 
 def test_a_legacy_user_signs_in_over_http_through_the_local_gateway(
-    legacy_db: Engine, directory: Directory
+    legacy_db: Engine, migrating_directory: Directory
 ) -> None:
     gateway = Gateway(
-        TEMPLATE, issuer=directory.issuer, jwks_url=directory.jwks_url, audience=directory.client_id,
+        TEMPLATE, issuer=migrating_directory.issuer, jwks_url=migrating_directory.jwks_url, audience=migrating_directory.client_id,
         origins=(ORIGIN,),
     )  # fmt: skip
     server = make_server(gateway, port=0)

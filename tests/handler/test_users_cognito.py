@@ -3,8 +3,8 @@ create/update/delete handlers, in-process, with moto's Cognito.
 
 Order under test: database work flushed first, then Cognito, then the commit; deletes leave Cognito
 only after the commit; a transaction that fails after Cognito was told is compensated and never
-retried. Cognito failures are injected before they reach moto (the harness of test_session.py
-records every call the layer's client makes).
+retried. Cognito failures are injected before they reach moto (the harness of
+tests/support/cognito.py records every call the layer's client makes).
 """
 
 from __future__ import annotations
@@ -21,35 +21,12 @@ from sqlalchemy.orm import Session
 
 from dataapi.db import engine as dbmod
 from dataapi.models import Item, User
-from tests.handler.conftest import CALLER_EMAIL, Db
-from tests.handler.test_session import (
-    ANNA,
-    ANNA_PASSWORD,
-    POLICY_TEXT,
-    Directory,
-    World,
-    client_error,
-    login,
-    make_world,
-    network_error,
-    reset_layer,
-    start_directory,
-    write,
-)
+from tests.handler.session_support import ANNA, ANNA_PASSWORD, World, login, write
+from tests.handler.support import CALLER_EMAIL, Db
+from tests.support.cognito import POLICY_TEXT, client_error, network_error, reset_layer
 
 BO, BO_PASSWORD = "bo@example.com", "Bo-pass-2025!!"
 MISSING = 999_999
-
-
-@pytest.fixture
-def directory(api_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Directory]:
-    with start_directory(monkeypatch) as d:
-        yield d
-
-
-@pytest.fixture
-def world(db: Db, directory: Directory) -> World:
-    return make_world(db, directory)
 
 
 # ---- requests ----------------------------------------------------------------------------------

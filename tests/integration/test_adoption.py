@@ -25,7 +25,7 @@ from dataapi.models import Base
 from devtools.migrate import alembic_config, upgrade
 from tests.fixtures.catalog import catalog, differences, row_counts
 from tests.fixtures.legacy import PBKDF2, create_flask_database
-from tests.integration.test_schema import schema_diff
+from tests.support.schema import schema_diff
 
 pytestmark = pytest.mark.db
 

@@ -18,7 +18,7 @@ from dataapi.query import cursor
 from dataapi.reads import compile_read, validate
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
-from tests.unit.test_shapes import PAIRS
+from tests.support.read_shapes import PAIRS
 
 NOW = datetime(2025, 12, 5, 13, 45, 10, tzinfo=UTC)
 SPECS = ["-purchased_price", "-id"]

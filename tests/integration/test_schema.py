@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Column,
@@ -36,11 +34,11 @@ from sqlalchemy.pool import NullPool
 from dataapi.models import Base
 from devtools.migrate import alembic_config, downgrade, upgrade
 from devtools.pgcluster import Cluster
+from tests.support.schema import schema_diff
 
 pytestmark = pytest.mark.db
 
 # The options migrations/env.py runs autogenerate with (test_alembic_check_... runs env.py itself).
-COMPARE_OPTS = {"compare_type": True, "compare_server_default": True}
 
 # Timestamp columns that are not "when this row/event happened" and so have no default.
 NO_DEFAULT_TIMESTAMPS = {("User", "tokens_valid_after")}  # set when a user signs out, NULL until then
@@ -68,12 +66,6 @@ def engine(fresh_db: str) -> Iterator[Engine]:
     eng = create_engine(fresh_db, poolclass=NullPool)
     yield eng
     eng.dispose()
-
-
-def schema_diff(engine: Engine, metadata=Base.metadata) -> list:
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts=COMPARE_OPTS)
-        return compare_metadata(context, metadata)
 
 
 # --- models and migrations never drift -------------------------------------------------------------

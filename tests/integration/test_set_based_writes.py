@@ -9,35 +9,18 @@ row's columns and to-one links go out in one UPDATE.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataapi.errors import NotFound
 from dataapi.models import Dealer, Item, Item_History, Item_Note, Item_Notes_Subject
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
+from tests.integration.writes_support import statements
 from tests.support.engine import create, update
-
-
-@contextmanager
-def statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = session.get_bind().engine
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "SAVEPOINT" not in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
 
 
 def note(content: str, subject: str, articles: list[str]) -> dict[str, Any]:

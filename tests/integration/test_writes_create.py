@@ -17,18 +17,16 @@ from dataapi.errors import MalformedRequest, UnknownField, WrongValueType
 from tests.integration.writes_support import (
     ACTOR,
     SERVICES,
-    append_history,
     call,
     counts,
     history,
-    history_entry,
-    link,
     refused,
     rows,
     scalar,
     statements,
 )
 from tests.support.engine import create, update
+from tests.support.requests import append_history, history_entry, link
 
 pytestmark = pytest.mark.db
 

@@ -13,19 +13,17 @@ import pytest
 from dataapi.errors import NotFound
 from tests.integration.writes_support import (
     ACTOR,
-    append_history,
     call,
     delete_rows,
     history,
-    history_entry,
     item_notes,
-    link,
     note_items,
     refused,
     rows,
     scalar,
 )
 from tests.support.engine import delete, update
+from tests.support.requests import append_history, history_entry, link
 
 pytestmark = pytest.mark.db
 

@@ -10,18 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.writes_support import (
-    ACTOR,
-    append_history,
-    call,
-    history,
-    history_entry,
-    link,
-    note_items,
-    rows,
-    scalar,
-)
+from tests.integration.writes_support import ACTOR, call, history, note_items, rows, scalar
 from tests.support.engine import create, delete, update
+from tests.support.requests import append_history, front_end_note, history_entry, link
 
 pytestmark = pytest.mark.db
 
@@ -128,42 +119,13 @@ def test_front_end_updates_items_by_article_number_appending_history(db_session)
 
 
 def test_front_end_batch_of_notes_links_or_creates_subjects_and_links_items(db_session):
-    def note(content: str, subject: str, items: list[int]) -> dict:
-        return {
-            "model_name": "Item_Note",
-            "reference": "Note",
-            "requested_data": [
-                "id",
-                "note_content",
-                "creation_time",
-                {"subject": ["id", "subject"]},
-                "items.id",
-            ],
-            "object_values": {
-                "note_content": content,
-                "creation_time": "2025-12-05T09:30:00+01:00",
-                "subject": link(
-                    "Item_Notes_Subject",
-                    {"subject": subject},
-                    action_if_none="create_entry",
-                    values_for_none_action={"subject": subject},
-                ),
-                "items": link(
-                    "Item",
-                    {"id": {"operation": "in", "value": items}},
-                    "all_link",
-                    also_do={"item_history": append_history(history_entry("notes", None, content))},
-                ),
-            },
-        }
-
     result, body = call(
         create,
         db_session,
         [
-            note("Cords need replacing.", "Condition", [9, 12]),
-            note("Ship to Malmö.", "Shipping", [12]),
-            note("Shipping booked.", "Shipping", [10, 12]),
+            front_end_note("Cords need replacing.", "Condition", [9, 12]),
+            front_end_note("Ship to Malmö.", "Shipping", [12]),
+            front_end_note("Shipping booked.", "Shipping", [10, 12]),
         ],
     )
     assert (result.status, result.message) == (201, "Note created!")

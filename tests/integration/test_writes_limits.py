@@ -14,18 +14,16 @@ from dataapi.errors import LimitExceeded
 from dataapi.settings import Settings
 from tests.integration.writes_support import (
     SERVICES,
-    append_history,
     call,
     counts,
     delete_rows,
-    history_entry,
-    link,
     refused,
     rows,
     scalar,
     statements,
 )
 from tests.support.engine import create, delete, update
+from tests.support.requests import append_history, history_entry, link
 
 pytestmark = pytest.mark.db
 

@@ -15,13 +15,10 @@ from dataapi.errors import LimitExceeded, NotFound
 from dataapi.settings import Settings
 from tests.integration.writes_support import (
     ACTOR,
-    append_history,
     call,
     counts,
     history,
-    history_entry,
     item_notes,
-    link,
     note_items,
     refused,
     rows,
@@ -29,6 +26,7 @@ from tests.integration.writes_support import (
     update_item,
 )
 from tests.support.engine import create, update
+from tests.support.requests import append_history, history_entry, link
 
 pytestmark = pytest.mark.db
 

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from dataapi.errors import NotFound
-from tests.integration.writes_support import call, link, refused, rows, scalar, update_item
+from tests.integration.writes_support import call, refused, rows, scalar, update_item
 from tests.support.engine import update
+from tests.support.requests import link
 
 pytestmark = pytest.mark.db
 

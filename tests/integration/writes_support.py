@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dataapi.db import wire
 from dataapi.errors import ApiError
 from dataapi.registry import default_registry
 from dataapi.result import Result
@@ -97,47 +98,18 @@ def history(session: Session, item_id: int) -> list[tuple]:
 
 @contextmanager
 def statements(session: Session) -> Iterator[list[str]]:
-    """The SQL statements run on the session's engine, without the test's SAVEPOINT bookkeeping."""
+    """The SQL statements the driver sends inside the block (`dataapi.db.wire.watched`: one per
+    execute, an executemany one per parameter set), without the test's SAVEPOINT bookkeeping.
+    `session` runs on a wire engine (the seeded engine is one); statements that other connections
+    send inside the block would count too."""
     seen: list[str] = []
-    engine = session.get_bind().engine
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        head = statement.lstrip().upper()
-        if not head.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-
-
-def link(model: str, filters: dict, link_type: str = "first_link", **extra: Any) -> dict:
-    return {
-        "action": "link",
-        "values": {model: {"query_filters": filters, "link_type": link_type, **extra}},
-    }
-
-
-def history_entry(column: str, old: Any, new: Any, when: str = "2025-12-05T10:00:00Z", **extra: Any) -> dict:
-    return {
-        "column_name": column,
-        "from_value": old,
-        "to_value": new,
-        "type": "update",
-        "recorded_time": when,
-        **extra,
-    }
-
-
-def append_history(*entries: dict, append: bool = True) -> dict:
-    return {
-        "action": "create",
-        "sub_model_name": "Item_History",
-        "values": list(entries) if len(entries) != 1 else entries[0],
-        "append": append,
-    }
+    with wire.watched() as sent:
+        try:
+            yield seen
+        finally:
+            seen[:] = [
+                s for s in sent if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))
+            ]
 
 
 def update_item(session: Session, item_id: int, values: dict, **request: Any) -> tuple[Result, Any]:

@@ -1,10 +1,8 @@
 """Compile-only tests of the read engine: the SQL it builds, with no database."""
 
-import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.dialects.postgresql import pg8000
 
 from dataapi.errors import (
     BadOperator,
@@ -17,20 +15,7 @@ from dataapi.errors import (
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
 from tests.support.engine import prepare
-
-NOW = datetime(2025, 12, 5, 13, 45, 10, tzinfo=UTC)
-
-
-def compiled(request: dict, **settings) -> tuple[str, dict]:
-    query = prepare(request, default_registry(), Settings(**settings), NOW).query
-    sql = query.statement.compile(dialect=pg8000.dialect(paramstyle="pyformat"))
-    # The driver's explicit parameter casts are noise here, except jsonb: that one is the point.
-    return re.sub(r"::(VARCHAR|INTEGER|TIMESTAMP WITH TIME ZONE)", "", " ".join(str(sql).split())), sql.params
-
-
-def where_of(request: dict) -> tuple[str, dict]:
-    sql, params = compiled({"model_name": "Item", "requested_data": ["id"], **request})
-    return sql.split(" WHERE ", 1)[1].rsplit(" ORDER BY ", 1)[0], params
+from tests.support.sql import NOW, compiled, where_of
 
 
 def test_given_plain_and_or_keys_when_compiled_then_and_of_plain_with_one_or_group():

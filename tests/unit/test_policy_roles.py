@@ -73,5 +73,5 @@ def test_anyone_may_read_the_default_who_am_i_shape_of_their_own_account() -> No
 def test_the_own_account_grants_name_known_fields() -> None:
     raw = default_policy().spec.model_dump(by_alias=True)
     raw["own_account"]["User"]["fields"].append("shoe_size")
-    with pytest.raises(ValueError, match="own_account.User names unknown fields"):
+    with pytest.raises(ValueError, match=r"own_account\.User names unknown fields"):
         Policy(PolicySpec.model_validate(raw)).check(default_registry())

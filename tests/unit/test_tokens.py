@@ -7,97 +7,28 @@ Real RS256 tokens come from moto's Cognito (in-process `mock_aws`); the JWKS fet
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto import mock_aws
-from moto.utilities.utils import load_resource
 
 from dataapi.errors import Unauthenticated
 from dataapi.identity import tokens
 from dataapi.identity.tokens import KeysUnavailable, TokenRejected, verify_id_token
-
-REGION = "eu-north-1"
-JWKS_HOST = "http://jwks.test"
-EMAIL = "anna@example.com"
-
-
-@dataclass(frozen=True)
-class CognitoTokens:
-    pool_id: str
-    client_id: str
-    sub: str
-    id_token: str
-    access_token: str
-
-    @property
-    def issuer(self) -> str:
-        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.pool_id}"
-
-    @property
-    def jwks_url(self) -> str:
-        return f"{JWKS_HOST}/{self.pool_id}/.well-known/jwks.json"
-
-
-def make_cognito_tokens() -> CognitoTokens:
-    """A moto user pool with one user, signed in with USER_PASSWORD_AUTH."""
-    with mock_aws():
-        idp = boto3.client("cognito-idp", region_name=REGION)
-        pool = idp.create_user_pool(PoolName="test", UsernameAttributes=["email"])["UserPool"]["Id"]
-        client = idp.create_user_pool_client(
-            UserPoolId=pool,
-            ClientName="web",
-            GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        user = idp.admin_create_user(
-            UserPoolId=pool,
-            Username=EMAIL,
-            UserAttributes=[{"Name": "email", "Value": EMAIL}, {"Name": "email_verified", "Value": "true"}],
-            MessageAction="SUPPRESS",
-        )["User"]
-        idp.admin_set_user_password(UserPoolId=pool, Username=EMAIL, Password="Secret-pass-1", Permanent=True)
-        auth = idp.initiate_auth(
-            ClientId=client,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": EMAIL, "PASSWORD": "Secret-pass-1"},
-        )["AuthenticationResult"]
-    sub = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
-    return CognitoTokens(pool, client, sub, auth["IdToken"], auth["AccessToken"])
-
-
-def moto_signed(claims: dict[str, Any], kid: str = "dummy") -> str:
-    """A token signed with moto's Cognito key (the one its JWKS publishes)."""
-    private = jwt.PyJWK.from_dict(load_resource("cognitoidp/resources/jwks-private.json"))
-    return jwt.encode(claims, private.key, algorithm="RS256", headers={"kid": kid})
-
-
-def serve_moto_jwks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Answer urllib's JWKS fetches with moto's public keys; returns the URLs fetched."""
-    fetched: list[str] = []
-    document = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
-
-    def urlopen(url: str, *args: Any, **kwargs: Any) -> io.BytesIO:
-        fetched.append(url)
-        if not url.startswith(JWKS_HOST + "/"):
-            raise urllib.error.URLError(f"unexpected fetch of {url}")
-        return io.BytesIO(document)
-
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-    monkeypatch.setattr(tokens, "_JWKS", {})
-    return fetched
+from tests.support.cognito import (
+    EMAIL,
+    REGION,
+    CognitoTokens,
+    make_cognito_tokens,
+    moto_signed,
+    serve_moto_jwks,
+)
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from sqlalchemy import Engine, text
 
 from tests.handler import support
 from tests.handler.support import Reply
+from tests.support.callers import Who, claims_of
 
 ROUTES = ("get_items", "create_items", "update_items", "delete_items")
 PATHS = {**{route: f"/api/schemes/{route}" for route in ROUTES}, "session_me": "/api"}
@@ -53,22 +54,6 @@ MODELS = (
 )
 TABLES = (*MODELS, "user_roles", "Items_Notes")
 
-# `auth_time` of the event files: 2025-12-05 13:05:00 UTC.
-AUTH_TIME = 1764939900
-
-
-# ---- the callers -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Who:
-    name: str
-    id: int
-    email: str
-    sub: str | None
-    roles: tuple[str, ...]
-
-
 ADMIN = Who("admin", 1, "admin@example.com", "seed-sub-admin", ("Admin",))
 ANNA = Who("anna", 2, "anna@beyo.se", "policy-sub-anna", ("Buyer",))
 ERIK = Who("erik", 3, "erik@example.com", "policy-sub-erik", ("Buyer", "Viewer"))
@@ -77,30 +62,6 @@ VERA = Who("vera", 5, "vera@example.com", "policy-sub-vera", ("Viewer",))
 OLLE = Who("olle", 6, "Olle.Berg@Example.com", None, ("Buyer",))
 PEOPLE = (ADMIN, ANNA, ERIK, NORA, VERA, OLLE)
 USER_COUNT = len(PEOPLE)
-
-
-def claims_of(who: Who, **changes: str | None) -> dict[str, str]:
-    """The claims API Gateway's Cognito authorizer passes for `who` (a `None` change drops a claim)."""
-    sub = who.sub or f"policy-sub-{who.name}-new"
-    claims = {
-        "sub": sub,
-        "email_verified": "true",
-        "iss": "https://cognito-idp.eu-north-1.amazonaws.com/eu-north-1_Example01",
-        "cognito:username": sub,
-        "aud": "4example5client6id7abcdefgh",
-        "token_use": "id",
-        "auth_time": str(AUTH_TIME),
-        "exp": "Fri Dec 05 21:45:00 UTC 2025",
-        "iat": "Fri Dec 05 13:45:00 UTC 2025",
-        "email": who.email.lower(),
-    }
-    for key, value in changes.items():
-        key = key.replace("cognito_", "cognito:")
-        if value is None:
-            claims.pop(key, None)
-        else:
-            claims[key] = value
-    return claims
 
 
 # ---- the database ----------------------------------------------------------------------------
@@ -256,26 +217,8 @@ def delete(model: str, filters: dict[str, Any], also_do: dict[str, Any] | None =
     return {"model_name": model, "object_values": values}
 
 
-def link(model: str, filters: dict[str, Any], link_type: str = "first_link", **extra: Any) -> dict[str, Any]:
-    return {"action": "link", "values": {model: {"query_filters": filters, "link_type": link_type, **extra}}}
-
-
 def through(values: dict[str, Any]) -> dict[str, Any]:
     return {"action": "create_through_rel", "values": values}
-
-
-def create_rel(values: Any, **extra: Any) -> dict[str, Any]:
-    return {"action": "create", "values": values, **extra}
-
-
-def history_entry(column: str, old: Any, new: Any) -> dict[str, Any]:
-    return {
-        "column_name": column,
-        "from_value": old,
-        "to_value": new,
-        "type": "update",
-        "recorded_time": "2025-12-05T10:00:00Z",
-    }
 
 
 # ---- 1. every cell of the default policy -------------------------------------------------------

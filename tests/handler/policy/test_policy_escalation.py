@@ -20,11 +20,8 @@ from tests.handler.policy.harness import (
     World,
     call,
     create,
-    create_rel,
     delete,
     forbidden,
-    history_entry,
-    link,
     no_role,
     read,
     refused_field,
@@ -35,6 +32,7 @@ from tests.handler.policy.harness import (
     update,
 )
 from tests.handler.support import Reply
+from tests.support.requests import create_rel, history_entry, link
 
 pytestmark = pytest.mark.db
 

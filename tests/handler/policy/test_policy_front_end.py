@@ -22,16 +22,14 @@ from tests.handler.policy.harness import (
     Who,
     World,
     create,
-    create_rel,
     delete,
-    history_entry,
-    link,
     read,
     succeeds,
     through,
     update,
 )
 from tests.handler.support import Reply
+from tests.support.requests import create_rel, front_end_note, history_entry, link
 
 pytestmark = pytest.mark.db
 
@@ -132,26 +130,8 @@ def fe_update_items(who: Who) -> tuple[str, Any]:
 
 def fe_create_notes(who: Who) -> tuple[str, Any]:
     def note(content: str, subject: str, items: list[int]) -> dict[str, Any]:
-        return create(
-            "Item_Note",
-            {
-                "note_content": content,
-                "creation_time": "2025-12-05T09:30:00+01:00",
-                "subject": link(
-                    "Item_Notes_Subject",
-                    {"subject": subject},
-                    action_if_none="create_entry",
-                    values_for_none_action={"subject": subject},
-                ),
-                "items": link(
-                    "Item",
-                    {"id": {"operation": "in", "value": items}},
-                    "all_link",
-                    also_do={"item_history": create_rel(history_entry("notes", None, content))},
-                ),
-            },
-            ["id", "note_content", "creation_time", {"subject": ["id", "subject"]}, "items.id"],
-            reference="Note",
+        return front_end_note(
+            content, subject, items, history=create_rel(history_entry("notes", None, content))
         )
 
     return "create_items", [
