@@ -14,7 +14,8 @@ upgrade that broke it; the version is pinned in pyproject.toml.
 - `DefaultDialect.use_insertmanyvalues_wo_returning`: an executemany INSERT without RETURNING sent
   as multi-row INSERTs (pg8000's executemany is one statement per parameter set).
 - The ORM inserting a many-to-many link row with its link table's `insert()` method
-  (dataapi.models.links.LinkTable turns that one into INSERT ... ON CONFLICT DO NOTHING).
+  (dataapi.models.links.LinkTable turns that one into INSERT ... ON CONFLICT DO NOTHING), and
+  multi-row INSERTs keeping what a `@compiles` hook wrote after the VALUES.
 """
 
 from __future__ import annotations
