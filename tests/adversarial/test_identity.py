@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+
 from tests.adversarial.support import ADMIN, ANNA, World, call, claims_of, event_for, invoke
 
 
@@ -90,19 +92,32 @@ def test_a_user_cannot_take_a_principal_name(world: World) -> None:
     assert call("update_items", ok, ANNA).status == 201
 
 
-def test_the_caller_is_matched_by_email_only_when_it_is_verified(world: World) -> None:
-    """erik has no Cognito subject yet: a token for his address with email_verified false is not him."""
+def test_only_an_adopted_user_is_matched_by_email_and_only_when_it_is_verified(world: World) -> None:
+    """erik has no Cognito subject yet. A token for his address is not him while his row holds no
+    Flask-era password (whatever email_verified says); once it holds one (an adopted user at the
+    first sign-in) it is him only with email_verified true, and his row takes the subject."""
     erik = {"sub": "someone-else", "email": "erik@example.com"}
     body = {"model_name": "Item", "requested_data": ["id"]}
-    for verified in ("false", "False", ""):
+
+    def unknown(verified: str) -> None:
         claims = {**claims_of(ANNA), **erik, "email_verified": verified}
         reply = invoke("get_items", event_for("get_items", body, claims))
         assert reply.status == 403, reply.envelope
         assert "UnknownUser" in reply.server_message
-    assert world.scalar('SELECT cognito_sub FROM "User" WHERE id = 3') is None
+        assert world.scalar('SELECT cognito_sub FROM "User" WHERE id = 3') is None
+
+    for verified in ("true", "false", ""):
+        unknown(verified)
+    with world.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO legacy.user_password (user_id, password) VALUES (3, 'pbkdf2:sha256:1$x$y')")
+        )
+    for verified in ("false", "False", ""):
+        unknown(verified)
     claims = {**claims_of(ANNA), **erik, "email_verified": "true"}
     assert invoke("get_items", event_for("get_items", body, claims)).status == 200
     assert world.scalar('SELECT cognito_sub FROM "User" WHERE id = 3') == "someone-else"
+    assert world.scalar("SELECT count(*) FROM legacy.user_password") == 0
 
 
 def _delete(model: str, filters: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import pytest
 
 from devtools.gateway import Gateway, make_server
 from devtools.template import TEMPLATE
+from tests.handler import support
 from tests.handler.session_support import (
     ANNA,
     ANNA_PASSWORD,
@@ -330,20 +331,57 @@ def test_me_without_claims_is_401_and_an_unknown_user_is_403(world: World) -> No
     assert unknown.status == 403, unknown.envelope
 
 
-def test_a_row_without_sub_is_found_by_email_and_gets_the_sub(world: World) -> None:
-    """GIVEN a User row without cognito_sub and a Cognito user with its email (another case)
-    WHEN that user logs in and sends POST /api THEN 200, and the row's cognito_sub is filled in."""
+def test_a_row_without_sub_and_without_a_flask_password_is_not_found_by_email(world: World) -> None:
+    """GIVEN a User row without cognito_sub that holds no Flask-era password, and a Cognito user with
+    its e-mail WHEN that user logs in and sends POST /api THEN 403 UnknownUser, and the row keeps no
+    subject: only an adopted user's first sign-in is matched by e-mail."""
     user = world.add_user(ANNA, roles=[world.buyer_role], password=ANNA_PASSWORD, linked=False)
     token = login(ANNA, ANNA_PASSWORD).body[0]["token"]
     claims = world.directory.claims(token)
-    claims["email"] = ANNA.upper()
     claims["email_verified"] = "true"  # Cognito's ID tokens carry it; moto's omit it
 
     reply = me(claims, body={})
 
-    assert reply.status == 200, reply.envelope
-    assert reply.body[0]["id"] == user.id
-    assert world.row(user.id).cognito_sub == world.extra[ANNA]  # type: ignore[union-attr]
+    assert reply.status == 403, reply.envelope
+    assert "UnknownUser" in reply.server_message
+    assert world.row(user.id).cognito_sub is None  # type: ignore[union-attr]
+
+
+def test_a_deleted_user_s_token_never_binds_to_a_row_created_after_it(world: World) -> None:
+    """GIVEN an Admin creates a user with a password, that user logs in (token T), and the Admin
+    deletes it WHEN the Admin creates another user with the same e-mail (no password, role Admin)
+    and T is sent THEN T is 403 UnknownUser before and after, and the new row stays unlinked."""
+    victim = {
+        "username": "victim",
+        "email": "victim@example.com",
+        "phone": "1",
+        "password": "Victim-Passw0rd!",
+    }
+    assert write("create_items", {"model_name": "User", "object_values": victim}).status == 201
+    claims = world.directory.claims(login("victim@example.com", "Victim-Passw0rd!").body[0]["token"])
+    claims["email_verified"] = "true"
+
+    def read_users() -> Reply:
+        body = {"model_name": "User", "requested_data": ["id", "username"]}
+        return support.invoke("get_items", load_event("/api/schemes/get_items", body=body, claims=claims))
+
+    assert read_users().status == 200  # a Buyer, the default role
+    deleted = {"model_name": "User", "object_values": {"query_filters": {"email": "victim@example.com"},
+                                                       "deletion_type": "delete_first"}}  # fmt: skip
+    assert write("delete_items", deleted).status == 201
+    assert "UnknownUser" in read_users().server_message
+    admin = {
+        "action": "link",
+        "values": {"Role": {"query_filters": {"role": "Admin"}, "link_type": "first_link"}},
+    }
+    again = {"username": "victim2", "email": "victim@example.com", "phone": "2", "roles": admin}
+    assert write("create_items", {"model_name": "User", "object_values": again}).status == 201
+
+    reply = read_users()
+
+    assert reply.status == 403, reply.envelope
+    assert "UnknownUser" in reply.server_message
+    assert world.row_by_email("victim@example.com").cognito_sub is None  # type: ignore[union-attr]
 
 
 # ---- 3. logout ---------------------------------------------------------------------------------

@@ -44,9 +44,12 @@ pytestmark = pytest.mark.db
 
 @pytest.mark.parametrize("email", ["olle.berg@example.com", "OLLE.BERG@EXAMPLE.COM", "Olle.Berg@Example.com"])
 def test_unknown_sub_with_a_known_email_is_that_user_and_fills_cognito_sub(world: World, email: str) -> None:
-    """GIVEN olle, a Buyer without cognito_sub WHEN a token with a new sub and his email in any case
-    arrives THEN he is the caller (his username stamps created_by), cognito_sub is filled in, and
-    the next token with that sub is him whatever its email claim."""
+    """GIVEN olle, a Buyer adopted from the Flask backend (no cognito_sub, a Flask-era password)
+    WHEN a token with a new sub and his email in any case arrives (his first sign-in) THEN he is the
+    caller (his username stamps created_by), cognito_sub is filled in, and the next token with
+    that sub is him whatever its email claim."""
+    with world.engine.begin() as conn:
+        conn.execute(text("INSERT INTO legacy.user_password VALUES (:id, 'flask-era')"), {"id": OLLE.id})
     claims = claims_of(OLLE, sub="policy-sub-olle", email=email)
 
     reply = call(

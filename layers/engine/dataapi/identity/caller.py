@@ -1,10 +1,13 @@
 """Who is calling: the User row behind the token's claims, with its roles, in one statement.
 
-Found by `cognito_sub`, else by email (case-insensitive, and only when the token says the address
-is verified; then `cognito_sub` is filled in, and a password left from the Flask backend is
-erased: Cognito holds the user now). Claims
-come from API Gateway's Cognito authorizer, every value a string. The scheduler is a principal of
-its own, with no row.
+Found by `cognito_sub`. Only a user adopted from the Flask backend, signing in for the first time
+(Cognito created it through the migrate-user trigger, dataapi.identity.legacy_login), has no row
+with its subject yet: that row is found by e-mail (case-insensitive, and only when the token says
+the address is verified), among rows with no subject that still hold a Flask-era password; the
+row takes the subject, and the password is erased: Cognito holds the user now. A token never
+binds to any other row: not to one created after the token's user was deleted, whatever its
+e-mail. Claims come from API Gateway's Cognito authorizer, every value a string. The scheduler is
+a principal of its own, with no row.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Row, column, exists, func, literal_column, select, table, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from dataapi.errors import Forbidden, PolicyRefusal, Unauthenticated
-from dataapi.identity.legacy_login import forget_password
+from dataapi.identity.legacy_login import forget_password, has_legacy_passwords
 from dataapi.identity.policy import SCHEDULER as SCHEDULER_PRINCIPAL
 from dataapi.models import Role, User
 from dataapi.models.purchase import user_roles
@@ -60,17 +63,25 @@ _ROLES = func.coalesce(
 )
 
 
+_legacy_password = table("user_password", column("user_id"), schema="legacy")
+
+
 def load_caller(session: Session, claims: dict[str, str]) -> Caller:
-    sub, email = claims.get("sub"), claims.get("email")
+    sub = claims.get("sub")
     if not sub:
         raise Unauthenticated("Authentication required.", detail="NoSubject")
-    match = _u.c.cognito_sub == sub
-    if (
-        email and str(claims.get("email_verified", "")).lower() == "true"
-    ):  # an unverified address proves nothing
-        match = or_(match, func.lower(_u.c.email) == email.lower())
-    query = (
-        select(_u.c.id, _u.c.username, _u.c.email, _u.c.cognito_sub, _u.c.tokens_valid_after, _ROLES)
+    row = session.execute(_with_roles(_u.c.cognito_sub == sub)).first() or _adopted(session, sub, claims)
+    if row is None:
+        raise Forbidden("Your account is not known to this application.", detail="UnknownUser")
+    user_id, username, user_email, valid_after, roles = row
+    caller = Caller(user_id, username, user_email, tuple(roles), tokens_valid_after=valid_after)
+    check_token(caller, claims)
+    return caller
+
+
+def _with_roles(match: ColumnElement[bool]) -> Any:
+    return (
+        select(_u.c.id, _u.c.username, _u.c.email, _u.c.tokens_valid_after, _ROLES)
         .select_from(
             _u.outerjoin(user_roles, user_roles.c.user_id == _u.c.id).outerjoin(
                 _r, _r.c.id == user_roles.c.role_id
@@ -78,21 +89,22 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
         )
         .where(match)
         .group_by(_u.c.id)
-        .order_by((_u.c.cognito_sub == sub).desc().nulls_last())
-        .limit(1)
     )
-    row = session.execute(query).first()
-    if row is None:
-        raise Forbidden("Your account is not known to this application.", detail="UnknownUser")
-    user_id, username, user_email, known_sub, valid_after, roles = row
-    if known_sub is None:
-        session.execute(update(User).where(User.id == user_id).values(cognito_sub=sub))
-        forget_password(session, user_id)
-    elif known_sub != sub:
-        raise Forbidden("Your account is not known to this application.", detail="SubjectMismatch")
-    caller = Caller(user_id, username, user_email, tuple(roles), tokens_valid_after=valid_after)
-    check_token(caller, claims)
-    return caller
+
+
+def _adopted(session: Session, sub: str, claims: dict[str, str]) -> Row[Any] | None:
+    """The adopted user's row at its first sign-in, linked to the token's subject; else None."""
+    email = claims.get("email")
+    verified = str(claims.get("email_verified", "")).lower() == "true"  # an unverified address proves nothing
+    if not email or not verified or not has_legacy_passwords(session):
+        return None
+    flask_era = exists().where(_legacy_password.c.user_id == _u.c.id)
+    match = (func.lower(_u.c.email) == email.lower()) & _u.c.cognito_sub.is_(None) & flask_era
+    row = session.execute(_with_roles(match).limit(1)).first()
+    if row is not None:
+        session.execute(update(User).where(User.id == row[0]).values(cognito_sub=sub))
+        forget_password(session, row[0])
+    return row
 
 
 def check_token(caller: Caller, claims: dict[str, str]) -> None:
