@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh machine: .venv (Python 3.12), PostgreSQL binaries, the SAM CLI in its own venv.
+# Idempotent set-up for a fresh machine: .venv (Python 3.12), PostgreSQL binaries, the SAM CLI and checkov
+# in venvs of their own.
 # Each part is skipped when its stamp matches its locked inputs, so `make dev` / `make test` stay quick.
 # Quiet when all is well: installer output is shown only when a step fails.
 set -euo pipefail
@@ -41,3 +42,8 @@ fi
 # 3. The SAM CLI, kept apart: it pins boto3 exactly and would drag the project venv backwards.
 want_sam=$(stamp_of scripts/sam-requirements.txt scripts/sam-requirements.lock)
 [ "$(cat .sam-venv/.stamp 2>/dev/null)" = "$want_sam" ] || make_venv .sam-venv scripts/sam-requirements.lock "$want_sam"
+
+# 4. checkov (the template's security scan in `make lint`), kept apart too: it pins its own boto3 and many more.
+want_checkov=$(stamp_of scripts/checkov-requirements.txt scripts/checkov-requirements.lock)
+[ "$(cat .checkov-venv/.stamp 2>/dev/null)" = "$want_checkov" ] ||
+  make_venv .checkov-venv scripts/checkov-requirements.lock "$want_checkov"

@@ -289,9 +289,10 @@ def test_scheduled_runs_have_inputs_delivery_retries_and_a_failure_queue(templat
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["Enabled"] is False, name  # examples ship disabled
-        assert (
-            props["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and props["DeadLetterConfig"]["Type"] == "SQS"
-        )
+        # Delivery failures land in the stack's encrypted queue (tests/unit/test_template_operations.py).
+        assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and props["DeadLetterConfig"] == {
+            "Arn": {"Fn::GetAtt": ["ScheduledRunFailures", "Arn"]}
+        }
         request = json.loads(props["Input"])
         plan_update(request, default_registry(), Settings())  # a valid update request
         assert "$now" in json.dumps(request["query_filters"]), datetime.now(
