@@ -87,7 +87,7 @@ def inspect_database(conn: Connection) -> Report:
     if revision is None and has_user:
         report.problems.append(
             "tables exist but no alembic_version: if this is the Flask backend's schema, stamp it first"
-            f" (alembic stamp {FLASK_REVISION}); see docs/adoption.md"
+            f" (.venv/bin/alembic stamp {FLASK_REVISION}); see docs/adoption.md"
         )
         return report
     try:
