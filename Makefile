@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate adopt-check token openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
+.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate adopt-check token dev-admin openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
@@ -54,8 +54,14 @@ migrate: setup
 adopt-check: setup
 	$(PY) -m devtools.adopt check
 
+# An ID token from the running `make dev`: the demo admin's, or EMAIL= PASSWORD= of any user.
 token: setup
-	@$(PY) -m devtools.localstack token
+	@$(PY) -m devtools.localstack token $(if $(EMAIL),"$(EMAIL)" "$(PASSWORD)")
+
+# An Admin on the running `make dev` (e.g. for the adoption's dry run on a copy), as bootstrap-admin makes one.
+dev-admin: setup
+	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || (echo "usage: make dev-admin EMAIL=... PASSWORD=..." >&2; exit 2)
+	$(PY) -m devtools.localstack admin "$(EMAIL)" "$(PASSWORD)"
 
 openapi: setup
 	$(PY) -m devtools.openapi --out openapi.json

@@ -5,8 +5,10 @@ whether the Flask backend's database can be adopted, changing nothing (docs/adop
 
 Prints the database's revision, the revisions the upgrade would run (and, from the Flask revision
 24091ad94d4c, the conversion's steps), the pre-flight problems (table, column, row ids) and the row
-count of every table. Read-only transaction throughout. Exit status 0: the upgrade may run; 1: it
-would be refused or could not start; 2: usage.
+count of every table. Read-only transaction throughout. Exit status 0: nothing to upgrade, or the
+upgrade may run; 1: it would be refused (REFUSED and the problems are printed) or the check could
+not start (no connection: a traceback); 2: usage. `make adopt-check` itself exits 0, or 2 whenever
+this exits non-zero (make's status for a failed command).
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ def _steps(scripts: ScriptDirectory, revision: str | None) -> list[Any]:
     return list(reversed(list(scripts.iterate_revisions("heads", revision or "base"))))
 
 
+def summary(doc: str | None) -> str:
+    """A revision's description: the first paragraph of its docstring, whole, on one line."""
+    paragraph = (doc or "").strip().split("\n\n", 1)[0]
+    return " ".join(paragraph.split())
+
+
 def inspect_database(conn: Connection) -> Report:
     scripts = ScriptDirectory.from_config(alembic_config())
     revision, has_user = _revision(conn)
@@ -79,7 +87,7 @@ def inspect_database(conn: Connection) -> Report:
     if revision is None and has_user:
         report.problems.append(
             "tables exist but no alembic_version: if this is the Flask backend's schema, stamp it first"
-            f" (alembic stamp {FLASK_REVISION}); see docs/adoption.md"
+            f" (.venv/bin/alembic stamp {FLASK_REVISION}); see docs/adoption.md"
         )
         return report
     try:
@@ -88,7 +96,7 @@ def inspect_database(conn: Connection) -> Report:
         report.problems.append(f"alembic_version holds {revision!r}, a revision this project does not know")
         return report
     for script in steps:
-        report.steps.append(f"{script.revision}: {(script.doc or '').strip().splitlines()[0]}")
+        report.steps.append(f"{script.revision}: {summary(script.doc)}")
         if script.revision == CONVERSION and revision == FLASK_REVISION:
             report.steps += [f"    {line}" for line in script.module.describe()]
             report.problems += [str(p) for p in script.module.preflight(conn)]

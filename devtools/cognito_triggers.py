@@ -3,7 +3,8 @@
 Where Cognito would call the trigger, this runs the same function: the one template.yaml names in
 the user pool's `LambdaConfig.UserMigration`, loaded from its CodeUri. Installed on boto3's default
 session, so every Cognito client made afterwards (the layer's included) gets it: before each
-password sign-in (InitiateAuth with USER_PASSWORD_AUTH) of a user the pool does not know, the
+password sign-in (InitiateAuth with USER_PASSWORD_AUTH) of a user the pool does not know (e-mails
+compared ignoring case, as the template's pool compares them and moto does not), the
 trigger gets a `UserMigration_Authentication` event; on success the user is created in moto with
 the answered attributes and the password, CONFIRMED, and the sign-in goes on; a refusal becomes the
 error Cognito would answer (NotAuthorizedException, or UserLambdaValidationException carrying the
@@ -84,7 +85,9 @@ class UserMigration:
         if params.get("AuthFlow") not in PASSWORD_FLOWS or not (username and password and pool_id):
             return
         idp = _admin_client()
-        if _exists(idp, pool_id, username):
+        known = _username_ignoring_case(idp, pool_id, username)
+        if known is not None:
+            auth["USERNAME"] = known  # the pool's e-mails are not case-sensitive (template.yaml); moto's are
             return
         event = {
             "version": "1",
@@ -120,12 +123,21 @@ def _admin_client() -> Any:
     return boto3.client("cognito-idp", region_name=os.environ.get("AWS_REGION", "eu-north-1"))
 
 
-def _exists(idp: Any, pool_id: str, username: str) -> bool:
+def _username_ignoring_case(idp: Any, pool_id: str, username: str) -> str | None:
+    """The e-mail a user of the pool signs in with, matched as Cognito matches it with
+    `UsernameConfiguration.CaseSensitive: false` (moto compares exactly); None when unknown."""
     try:
         idp.admin_get_user(UserPoolId=pool_id, Username=username)
+        return username
     except idp.exceptions.UserNotFoundException:
-        return False
-    return True
+        pass
+    wanted = username.lower()
+    for page in idp.get_paginator("list_users").paginate(UserPoolId=pool_id):
+        for user in page.get("Users", []):
+            email = next((a["Value"] for a in user.get("Attributes", []) if a["Name"] == "email"), None)
+            if email is not None and email.lower() == wanted:
+                return str(email)
+    return None
 
 
 def install(template_path: Path | str = TEMPLATE) -> UserMigration:

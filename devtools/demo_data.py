@@ -212,6 +212,7 @@ MAKERS = [
     "Gemla",
     "Yngve Ekström",
 ]
+# Item.issues as the front end writes and filters it: a list of {"location", "issue"}.
 ISSUES = [
     ("leg", "loose joint"),
     ("leg", "repaired"),
@@ -228,7 +229,6 @@ ISSUES = [
     ("wood", "old woodworm holes"),
     ("hinge", "loose"),
 ]
-SEVERITIES = ["minor", "minor", "moderate", "major"]
 SHELVES = ["In-Warehouse", "In-Shop"]  # where an item stands between purchase and sale
 # In-Transit: on its way from the dealer; In-Standby: in stock; In-Progress: reserved or being
 # restored; Completed: sold.
@@ -504,8 +504,8 @@ def _item(rng: random.Random, created: datetime, article: str, now: datetime) ->
         sold = int(round((valuation or (price or low) * 2) * rng.uniform(0.8, 1.1), -1))
 
     issues = [
-        {"part": part, "issue": issue, "severity": rng.choice(SEVERITIES)}
-        for part, issue in rng.sample(ISSUES, rng.choice([0, 0, 0, 1, 1, 2, 3]))
+        {"location": location, "issue": issue}
+        for location, issue in rng.sample(ISSUES, rng.choice([0, 0, 0, 1, 1, 2, 3]))
     ]
     item_parts = sorted(rng.sample(parts, rng.randint(2, len(parts))))
     missing = rng.sample(item_parts, 1) if rng.random() < 0.1 else None
@@ -629,9 +629,11 @@ def _notes(
             for other in range(max(0, index - 6), min(len(items), index + 7)):
                 if items[other]["dealer_id"] == item["dealer_id"] and rng.random() < 0.6:
                     linked.add(item_ids[other])
-        issue = item["issues"][0] if item["issues"] else {"part": rng.choice(item["parts"]), "issue": "wear"}
+        issue = (
+            item["issues"][0] if item["issues"] else {"location": rng.choice(item["parts"]), "issue": "wear"}
+        )
         content = rng.choice(NOTE_TEXTS).format(
-            part=issue["part"],
+            part=issue["location"],
             issue=issue["issue"],
             style=item["properties"].get("style", "matching"),
             dealer=dealer_names.get(item["dealer_id"], "the seller"),

@@ -45,6 +45,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from dataapi.identity.tokens import KeysUnavailable, TokenRejected, verify_id_token
+from devtools import localpool
 from devtools.template import (
     TEMPLATE,
     GatewayResponse,
@@ -133,6 +134,8 @@ def _worker_main(conn: Any, route: Route, code_dir: Path, region: str) -> None:
         from devtools import cognito_triggers
 
         cognito_triggers.install()
+    if os.environ.get(localpool.BOOK_ENV):  # the local pool's passwords, kept for the next run
+        localpool.install()
     try:
         handler = load_handler(code_dir, route.handler, f"_dataapi_fn_{route.function}")
     except BaseException:

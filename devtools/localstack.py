@@ -2,16 +2,24 @@
 
     python -m devtools.localstack                          # PostgreSQL + moto_server + gateway
     python -m devtools.localstack token [email] [password] # a fresh ID token (default: the admin)
+    python -m devtools.localstack admin EMAIL PASSWORD     # an Admin on the running stack (make dev-admin)
 
-- PostgreSQL: a cluster whose data directory lives under the system temp dir (the `postgres` user
+- The dev data folder is `dataapi-dev` under the system temp dir (TMPDIR): the cluster's data,
+  moto_server's log, the running stack's state.json and the local pool's password book.
+- PostgreSQL: a cluster whose data directory lives in the dev data folder (the `postgres` user
   cannot traverse a checkout in a private home directory); it persists across runs. Database
   `dataapi` is created if missing, migrated to head and loaded with the demo data (idempotent).
-  With DATABASE_URL set, that database is served instead: migrated to head, no demo data.
+  With DATABASE_URL set, that database is served instead (a copy of the Flask backend's, for the
+  adoption's dry run): migrated to head, no demo data, no demo users, no cluster started.
 - Cognito's user-migration trigger runs where Cognito would (devtools/cognito_triggers.py), so the
   Flask backend's users sign in with their passwords here too.
 - Cognito (and S3) in `moto_server` on 127.0.0.1 (port 5001 when free): a user pool and an app
-  client like the template's, the demo users, and each user's `sub` written to User.cognito_sub.
-  moto keeps no state: every run makes a new pool, so earlier tokens stop working.
+  client like the template's. moto keeps no state: every run makes a new pool (earlier tokens stop
+  working), and devtools/localpool.py puts back into it every user who could sign in before, with
+  the same password, re-linking User.cognito_sub; in demo mode the demo users are added to it.
+- The files bucket: FILES_BUCKET if set (e.g. `beyoappv5`, so a copy's stored photo URLs are
+  recognised and signed), else dataapi-local-files; in demo mode it holds a PNG for every photo
+  the demo rows reference, and it starts empty otherwise.
 - The API on http://127.0.0.1:8080, routed as template.yaml routes it (devtools/gateway.py).
 Ctrl-C or SIGTERM stops everything it started.
 """
@@ -33,6 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from devtools import localpool
 from devtools.pgcluster import Cluster, _as_postgres, free_port, pg_bin
 from devtools.template import TEMPLATE, load_template, parameter_values, resolve
 
@@ -40,6 +49,7 @@ HOME = Path(tempfile.gettempdir()) / "dataapi-dev"
 PGDATA = HOME / "pgdata"
 STATE = HOME / "state.json"
 MOTO_LOG = HOME / "moto_server.log"
+PASSWORD_BOOK = HOME / "pool-passwords.json"
 DATABASE = "dataapi"
 MOTO_PORT = 5001
 GATEWAY_PORT = int(os.environ.get("PORT") or 8080)  # `PORT=8081 make dev` serves on another port
@@ -94,9 +104,19 @@ def cluster_running(datadir: Path) -> bool:
     return status.returncode == 0
 
 
-def start_database() -> tuple[Cluster, str]:
+def make_home() -> None:
+    """The dev data folder, made on the first run (whatever the mode)."""
     HOME.mkdir(parents=True, exist_ok=True)
     os.chmod(HOME, 0o755)  # the postgres user must traverse it
+
+
+def start_database() -> tuple[Cluster, str]:
+    make_home()
+    if os.geteuid() == 0 and subprocess.run(_as_postgres(["test", "-x", str(HOME)]), check=False).returncode:
+        raise SystemExit(
+            f"the postgres user cannot reach {HOME} (a parent folder is private, e.g. a TMPDIR made by"
+            " mktemp -d): make that folder traversable (chmod 755) or run make dev without TMPDIR"
+        )
     if cluster_running(PGDATA):
         raise SystemExit(f"PostgreSQL already runs on {PGDATA}: is another `make dev` running?")
     log(f"PostgreSQL data directory: {PGDATA}")
@@ -139,6 +159,7 @@ def upgrade_only(url: str) -> None:
 
 # -- moto_server and Cognito -----------------------------------------------------------------------
 def start_moto() -> tuple[subprocess.Popen[bytes], int]:
+    make_home()
     port = MOTO_PORT if port_is_free(MOTO_PORT) else free_port()
     logfile = open(MOTO_LOG, "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
@@ -188,7 +209,7 @@ def _template_user_pool() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def create_cognito(endpoint: str) -> dict[str, Any]:
-    """A pool and client like the template's, with the demo users; returns ids and subs."""
+    """An empty pool and a client like the template's; returns their ids."""
     pool_props, client_props = _template_user_pool()
     idp = cognito_client(endpoint)
     password_policy = dict(pool_props.get("Policies", {}).get("PasswordPolicy", {}))
@@ -215,39 +236,25 @@ def create_cognito(endpoint: str) -> dict[str, Any]:
             k: v for k, v in units.items() if k in ("IdToken", "AccessToken", "RefreshToken")
         },
     )["UserPoolClient"]
-    subs = {}
-    for email, password in DEMO_USERS.items():
-        user = idp.admin_create_user(
-            UserPoolId=pool["Id"],
-            Username=email,
-            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
-            MessageAction="SUPPRESS",
-        )["User"]
-        idp.admin_set_user_password(UserPoolId=pool["Id"], Username=email, Password=password, Permanent=True)
-        subs[email] = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
-    return {"user_pool_id": pool["Id"], "client_id": client["ClientId"], "subs": subs}
+    return {"user_pool_id": pool["Id"], "client_id": client["ClientId"]}
 
 
-def link_users(url: str, subs: dict[str, str]) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            # Subs of an earlier run's pool are stale: free them before the unique column takes new ones.
-            conn.execute(
-                text('UPDATE "User" SET cognito_sub = NULL WHERE lower(email) = ANY(:emails)'),
-                {"emails": [e.lower() for e in subs]},
-            )
-            for email, sub in subs.items():
-                found = conn.execute(
-                    text('UPDATE "User" SET cognito_sub = :sub WHERE lower(email) = lower(:email)'),
-                    {"sub": sub, "email": email},
-                ).rowcount
-                if not found:
-                    log(f"warning: no User row for {email}")
-    finally:
-        engine.dispose()
+def populate_pool(url: str, endpoint: str, pool_id: str, seed: dict[str, str]) -> localpool.Restored:
+    """The users of earlier runs back in the new pool (devtools/localpool.py), then the `seed` users."""
+    report = localpool.restore(
+        url, cognito_client(endpoint), pool_id, localpool.PasswordBook(PASSWORD_BOOK), seed
+    )
+    if report.restored:
+        log(f"user pool: {len(report.restored)} user(s) of earlier runs restored, same passwords")
+    if report.created:
+        log(f"user pool: created {', '.join(report.created)}")
+    if report.unlinked:
+        log(
+            f"user pool: no password known for {', '.join(report.unlinked)}: unlinked (an Admin sets a new one)"
+        )
+    for email in report.missing:
+        log(f"warning: no User row for {email}")
+    return report
 
 
 def id_token(endpoint: str, client_id: str, email: str, password: str) -> str:
@@ -330,11 +337,18 @@ def set_environment(database_url: str, moto_port: int, cognito: dict[str, Any]) 
     return env
 
 
+def files_bucket() -> str:
+    """FILES_BUCKET if set (the Flask deployment's `beyoappv5` for a copy), else the local default."""
+    return os.environ.get("FILES_BUCKET", "").strip() or LOCAL_BUCKET
+
+
 @contextlib.contextmanager
 def running_stack() -> Iterator[dict[str, Any]]:
     """Start everything; stop everything started, in reverse order, however it ends."""
     if not port_is_free(GATEWAY_PORT):
         raise SystemExit(port_taken(GATEWAY_PORT))
+    make_home()
+    bucket = files_bucket()
     with contextlib.ExitStack() as stack:
         existing = os.environ.get("DATABASE_URL")  # an operator's copy (docs/adoption.md)
         if existing:
@@ -362,18 +376,20 @@ def running_stack() -> Iterator[dict[str, Any]]:
                 moto.wait()
 
         stack.callback(stop_moto)
-        cognito = create_cognito(f"http://127.0.0.1:{moto_port}")
-        if not existing:
-            link_users(url, cognito["subs"])
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        cognito = create_cognito(endpoint)
+        pool = populate_pool(url, endpoint, cognito["user_pool_id"], {} if existing else DEMO_USERS)
         env = set_environment(url, moto_port, cognito)
         from devtools import cognito_triggers
         from devtools.gateway import LOCAL_TRIGGERS
 
         stack.callback(cognito_triggers.install().uninstall)  # moto runs no Cognito triggers
         os.environ[LOCAL_TRIGGERS] = "1"  # nor in the functions' worker processes
-        create_bucket(env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
-        upload_images(url, env["AWS_ENDPOINT_URL"], LOCAL_BUCKET)
-        os.environ["FILES_BUCKET"] = LOCAL_BUCKET
+        os.environ[localpool.BOOK_ENV] = str(PASSWORD_BOOK)  # the pool's passwords, for the next run
+        create_bucket(endpoint, bucket)
+        if not existing:
+            upload_images(url, endpoint, bucket)
+        os.environ["FILES_BUCKET"] = bucket
 
         from dataapi.db import engine as db
         from devtools.gateway import from_environment, make_server
@@ -393,15 +409,18 @@ def running_stack() -> Iterator[dict[str, Any]]:
         stack.callback(stop_gateway)
         state = {
             "pid": os.getpid(),
+            "mode": "copy" if existing else "demo",
             "api_url": f"http://127.0.0.1:{GATEWAY_PORT}",
             "moto_port": moto_port,
             "moto_endpoint": env["AWS_ENDPOINT_URL"],
             "region": env["AWS_REGION"],
             "user_pool_id": cognito["user_pool_id"],
-            "files_bucket": LOCAL_BUCKET,
+            "files_bucket": bucket,
             "client_id": cognito["client_id"],
             "database_url": url,
-            "pgdata": str(PGDATA),
+            "pgdata": None if existing else str(PGDATA),
+            "password_book": str(PASSWORD_BOOK),
+            "pool": {"restored": pool.restored, "created": pool.created, "unlinked": pool.unlinked},
         }
         STATE.write_text(json.dumps(state, indent=2) + "\n")
         stack.callback(lambda: STATE.unlink(missing_ok=True))
@@ -409,24 +428,58 @@ def running_stack() -> Iterator[dict[str, Any]]:
 
 
 def banner(state: dict[str, Any]) -> str:
-    users = "\n".join(f"    {email} / {password}" for email, password in DEMO_USERS.items())
-    return f"""
-  API         {state["api_url"]}   (routes from template.yaml; ID tokens checked like the authorizer)
-  PostgreSQL  {state["database_url"]}
-              data in {state["pgdata"]} (kept between runs)
-  moto_server {state["moto_endpoint"]}   (Cognito pool {state["user_pool_id"]}, client {state["client_id"]};
-              files bucket {state["files_bucket"]})
-  state       {STATE}
-  demo users
-{users}
-
-  TOKEN=$(.venv/bin/python -m devtools.localstack token)
-  curl -s -X POST {state["api_url"]}/api/schemes/get_items \\
-       -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-       -d '{{"model_name": "Item", "requested_data": ["id", "article_number"], "per_page": 2}}'
-
-  Ctrl-C stops everything.
-"""
+    """What the running stack serves, true for its mode: demo data, or an operator's DATABASE_URL."""
+    copy = state.get("mode") == "copy"
+    pool = state.get("pool") or {}
+    if copy:
+        database = f"""  PostgreSQL  DATABASE_URL {state["database_url"]}
+              (yours: migrated to head, no demo data; make dev neither starts nor stops it)"""
+    else:
+        database = f"""  PostgreSQL  {state["database_url"]}
+              data in {state["pgdata"]} (kept between runs)"""
+    bucket = f"files bucket {state['files_bucket']}"
+    bucket += (
+        ", empty: stored photo URLs of that bucket are signed, their files are not here"
+        if copy
+        else ", a PNG for every demo photo"
+    )
+    lines = [
+        "",
+        f"  API         {state['api_url']}   (routes from template.yaml; ID tokens checked like the authorizer)",
+        database,
+        f"  moto_server {state['moto_endpoint']}   (Cognito pool {state['user_pool_id']}, client {state['client_id']};",
+        f"              {bucket})",
+        f"  state       {STATE}",
+        f"  passwords   {state.get('password_book', PASSWORD_BOOK)} (the local pool's, to restore it at the next start)",
+    ]
+    kept = len(pool.get("restored", []))
+    lines.append(
+        f"  users       {kept} user(s) of earlier runs sign in as before (moto's pool is new at every start)"
+    )
+    if pool.get("unlinked"):
+        lines.append(
+            f"              no password known, an Admin sets a new one: {', '.join(pool['unlinked'])}"
+        )
+    if copy:
+        lines += [
+            "              the copy's users sign in with their Flask passwords (POST /api/login);",
+            "              an Admin for this dry run: make dev-admin EMAIL=... PASSWORD=...",
+            "",
+            "  TOKEN=$(make -s token EMAIL=... PASSWORD=...)",
+        ]
+    else:
+        lines.append("  demo users")
+        lines += [f"    {email} / {password}" for email, password in DEMO_USERS.items()]
+        lines += ["", "  TOKEN=$(make -s token)"]
+    lines += [
+        f"  curl -s -X POST {state['api_url']}/api/schemes/get_items \\",
+        "       -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\",
+        '       -d \'{"model_name": "Item", "requested_data": ["id", "article_number"], "per_page": 2}\'',
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def serve() -> None:
@@ -445,16 +498,22 @@ def serve() -> None:
     log("stopped")
 
 
+def running_state() -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(STATE.read_text()))
+    except FileNotFoundError:
+        print("the local stack is not running: start it with `make dev`", file=sys.stderr)
+        return None
+
+
 def token(argv: list[str]) -> int:
     email = argv[0] if argv else "admin@example.com"
     password = argv[1] if len(argv) > 1 else DEMO_USERS.get(email.lower())
     if not password:
         print(f"usage: token [email] [password] (no demo password for {email})", file=sys.stderr)
         return 2
-    try:
-        state = json.loads(STATE.read_text())
-    except FileNotFoundError:
-        print("the local stack is not running: start it with `make dev`", file=sys.stderr)
+    state = running_state()
+    if state is None:
         return 1
     try:
         print(id_token(state["moto_endpoint"], state["client_id"], email, password))
@@ -464,10 +523,36 @@ def token(argv: list[str]) -> int:
     return 0
 
 
+def admin(argv: list[str]) -> int:
+    """`make dev-admin EMAIL=... PASSWORD=...`: an Admin on the running stack (devtools/localpool.py)."""
+    if len(argv) != 2:
+        print("usage: make dev-admin EMAIL=... PASSWORD=...", file=sys.stderr)
+        return 2
+    state = running_state()
+    if state is None:
+        return 1
+    set_environment(state["database_url"], state["moto_port"], state)
+    recorder = localpool.install(state.get("password_book") or PASSWORD_BOOK)
+    try:
+        answer = localpool.make_admin(argv[0], argv[1])
+    except Exception as exc:  # the layer's errors carry the API's message and status
+        print(f"could not make {argv[0]} an Admin: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 1
+    finally:
+        if recorder is not None:
+            recorder.uninstall()
+    print(
+        f"{answer}: sign in as {argv[0]} with that password (POST /api/login, or make -s token EMAIL= PASSWORD=)"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "token":
         return token(args[1:])
+    if args and args[0] == "admin":
+        return admin(args[1:])
     if args:
         print(__doc__, file=sys.stderr)
         return 2

@@ -77,3 +77,46 @@ def test_an_adopted_database_has_nothing_to_upgrade(legacy, capsys):
     upgrade(url(legacy))
     status, out = run_check(legacy, capsys)
     assert status == 0 and "nothing to upgrade" in out and "  legacy.user_password" in out
+
+
+def test_each_step_is_described_by_its_whole_first_paragraph(legacy, capsys):
+    """GIVEN a Flask database THEN each revision's line is its docstring's first paragraph, whole
+    (0002's used to stop after "Dealer.purchased_count and")."""
+    status, out = run_check(legacy, capsys)
+    assert status == 0
+    assert (
+        "  - 0002: Counters maintained by PostgreSQL: Dealer.item_count, Dealer.purchased_count and"
+        " Item_Notes_Subject.notes_counter.\n" in out
+    )
+    assert (
+        "  - 0003: The identity generation: a token that changes with every change to who a caller is.\n"
+        in out
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [(None, 0), ("""UPDATE "Dealer" SET phone = repeat('1', 41) WHERE id = 2""", 1)],
+    ids=["ready", "refused"],
+)
+def test_exit_status_as_documented(legacy, statement, expected):
+    """`python -m devtools.adopt check`: 0 ready (or nothing to do), 1 refused, 2 usage
+    (docs/adoption.md; `make adopt-check` reports any non-zero status as 2)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if statement:
+        with legacy.begin() as conn:
+            conn.execute(text(statement))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'layers' / 'engine'}{os.pathsep}{root}"}
+
+    def status(*args: str) -> int:
+        return subprocess.run(
+            [sys.executable, "-m", "devtools.adopt", *args], env=env, capture_output=True
+        ).returncode
+
+    assert status("check", url(legacy)) == expected
+    assert status("nonsense") == 2

@@ -141,3 +141,11 @@ def test_every_referenced_image_exists_in_the_bucket_as_a_real_image(
             assert _is_png(got["Body"].read()) == (48, 48)
     with Session(demo) as session:
         assert all(_is_png(data) for data in demo_images(session).values())
+
+
+def test_item_issues_have_the_shape_the_front_end_writes(demo: Engine) -> None:
+    """GIVEN the demo data THEN every Item.issues entry is {"location", "issue"}, as the front end
+    writes and filters them (not {"part", "issue", "severity"}), and some items have issues."""
+    shapes = values(demo, """SELECT DISTINCT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(e) AS k)
+                             FROM "Item", jsonb_array_elements(issues) AS e""")  # fmt: skip
+    assert shapes == [["issue", "location"]]
