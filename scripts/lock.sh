@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make lock`: resolve pyproject.toml's pins (and the SAM CLI's) in throwaway venvs and write the full
-# closures to requirements.lock and scripts/sam-requirements.lock. Run it after changing a pin.
+# `make lock`: resolve pyproject.toml's pins (and the SAM CLI's, and checkov's) in throwaway venvs and
+# write the full closures to requirements.lock, scripts/sam-requirements.lock and
+# scripts/checkov-requirements.lock. Run it after changing a pin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/python312.sh
@@ -17,4 +18,6 @@ lock "# The project venv's full closure, exact (make lock rewrites it from pypro
   requirements.lock ".[dev]"
 lock "# The SAM CLI venv's full closure, exact (make lock rewrites it from scripts/sam-requirements.txt)." \
   scripts/sam-requirements.lock -r scripts/sam-requirements.txt
+lock "$(head -1 scripts/checkov-requirements.lock)" \
+  scripts/checkov-requirements.lock -r scripts/checkov-requirements.txt
 rm -rf build dataapi.egg-info
