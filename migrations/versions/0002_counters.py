@@ -210,8 +210,10 @@ BACKFILL = [
     UPDATE "Dealer" AS d
        SET item_count = COALESCE(c.items, 0), purchased_count = COALESCE(c.price, 0)
       FROM (SELECT d2.id,
-                   sum(dataapi_set_count(i.properties)) AS items,
-                   sum(COALESCE(i.purchased_price, 0)::bigint * dataapi_set_count(i.properties)) AS price
+                   -- A dealer without items joins one row of NULLs: it counts no set.
+                   sum(dataapi_set_count(i.properties)) FILTER (WHERE i.id IS NOT NULL) AS items,
+                   sum(COALESCE(i.purchased_price, 0)::bigint * dataapi_set_count(i.properties))
+                       FILTER (WHERE i.id IS NOT NULL) AS price
               FROM "Dealer" AS d2 LEFT JOIN "Item" AS i ON i.dealer_id = d2.id
              GROUP BY d2.id) AS c
      WHERE c.id = d.id

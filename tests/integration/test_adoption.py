@@ -188,3 +188,25 @@ def test_the_preflight_reports_every_problem_at_once(legacy):
     with pytest.raises(Exception, match="nothing changed") as refused:
         upgrade(legacy.url.render_as_string(hide_password=False))
     assert all(expected in str(refused.value) for _, expected in REFUSALS.values())
+
+
+def test_adopted_counters_count_nothing_for_dealers_without_items_and_subjects_without_notes(legacy):
+    """GIVEN a Flask database holding a dealer without items and a subject without notes (their
+    counters as the Flask backend left them) WHEN it is upgraded to head THEN both count 0, and the
+    dealers and subjects with rows keep their recounted values."""
+    with legacy.begin() as conn:
+        conn.execute(
+            text("""INSERT INTO "Dealer" (id, dealer_name, item_count, purchased_count)
+                             VALUES (3, 'Dealer C', NULL, NULL), (4, 'Dealer D', 7, 700)""")
+        )
+        conn.execute(
+            text("""INSERT INTO "Item_Notes_Subject" (id, subject, notes_counter)
+                             VALUES (3, 'Unused', 4)""")
+        )
+    upgrade(legacy.url.render_as_string(hide_password=False))
+
+    with legacy.connect() as conn:
+        dealers = conn.execute(text('SELECT id, item_count, purchased_count FROM "Dealer" ORDER BY id')).all()
+        subjects = conn.execute(text('SELECT id, notes_counter FROM "Item_Notes_Subject" ORDER BY id')).all()
+    assert [tuple(d) for d in dealers] == [(1, 4, 4800), (2, 2, 1000), (3, 0, 0), (4, 0, 0)]
+    assert [tuple(s) for s in subjects] == [(1, 1), (2, 2), (3, 0)]
