@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from dataapi.db import engine as dbmod
+from dataapi.db import wire
 from dataapi.settings import get_settings
 from tests.adversarial.support import ALL_ITEMS, World, call, read_ids
 
@@ -54,19 +55,61 @@ def test_a_mid_send_driver_failure_invalidates_the_connection(
     assert read_ids(filters={"article_number": "2511-001"}) == [1]
 
 
-def test_a_read_of_its_own_on_a_connection_the_server_closed_is_a_503_and_the_next_is_fresh(
-    world: World,
-) -> None:
-    """GIVEN a warm container (reads run in read_transaction, on a pooled DB-API connection) WHEN
-    the server ends that connection's backend THEN the read is a 503 in the envelope and the
-    connection is discarded: the next read runs on another backend and answers correctly."""
-    assert read_ids() == ALL_ITEMS
-    assert read_ids() == ALL_ITEMS  # the caller remembered: no session from here on
-    pid = _backend_pid()
-    admin = create_engine(get_settings().database_url)
-    with admin.begin() as conn:
+def _terminate(pid: int) -> None:
+    """End a backend as a restart or a failover does, and wait (at most 5 s) until it is gone."""
+    admin = create_engine(get_settings().database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+        for _ in range(500):  # each poll its own transaction: pg_stat_activity is a snapshot within one
+            if not conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar():
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError(f"backend {pid} still there")
     admin.dispose()
+
+
+WRITES = {
+    "create_items": {"model_name": "Dealer", "object_values": {"dealer_name": "after a failover"}},
+    "update_items": {"model_name": "Item", "query_filters": {"id": 1}, "update_type": "first_match",
+                     "object_values": {"location": "after a failover"}},
+    "delete_items": {"model_name": "Dealer", "object_values": {"query_filters": {"dealer_name": "after a failover"},
+                                                               "deletion_type": "delete_first"}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["get_items", "me", *WRITES])
+def test_the_first_request_after_the_idle_backend_died_is_served(world: World, route: str) -> None:
+    """GIVEN a warm container whose pooled connection's backend the server terminated while it sat
+    idle (a restart, a failover, a proxy's idle timeout) WHEN the next request comes, on any route
+    THEN it is answered as if nothing happened: the dead connection is replaced at checkout."""
+    assert read_ids() == ALL_ITEMS
+    assert read_ids() == ALL_ITEMS  # the caller remembered: reads run on a pooled DB-API connection
+    if route == "delete_items":
+        assert call("create_items", WRITES["create_items"]).status == 201
+    pid = _backend_pid()
+    _terminate(pid)
+
+    body = WRITES.get(route, {"model_name": "Item", "requested_data": ["id"]} if route == "get_items" else {})
+    reply = call(route, body)
+
+    assert reply.status in (200, 201), reply.envelope
+    assert _backend_pid() != pid
+
+
+def test_a_connection_that_dies_in_use_is_a_503_and_the_next_request_is_fresh(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a warm container WHEN the server ends the connection's backend after checkout (the
+    checkout saw nothing yet) THEN the read is a 503 in the envelope and the connection is
+    discarded: the next read runs on another backend and answers correctly."""
+    assert read_ids() == ALL_ITEMS
+    assert read_ids() == ALL_ITEMS
+    pid = _backend_pid()
+    _terminate(pid)
+    monkeypatch.setattr(wire, "server_wrote", lambda _connection: False)
 
     reply = call("get_items", {"model_name": "Item", "requested_data": ["id"]})
 
@@ -74,6 +117,32 @@ def test_a_read_of_its_own_on_a_connection_the_server_closed_is_a_503_and_the_ne
     assert reply.envelope["server_message"] == "Unavailable DatabaseUnavailable"
     assert read_ids() == ALL_ITEMS
     assert _backend_pid() != pid
+
+
+@pytest.mark.parametrize("route", list(WRITES))
+def test_a_read_only_database_answers_writes_with_503_and_serves_reads(world: World, route: str) -> None:
+    """GIVEN the database turned read-only (as during an RDS failover) WHEN a write comes THEN 503
+    DatabaseReadOnly in the envelope, nothing written; reads are served."""
+    name = world.engine.url.database
+    with world.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+    dbmod.dispose_engine()  # new connections take the database's setting
+    before = (
+        world.scalar('SELECT count(*) FROM "Dealer"'),
+        world.scalar('SELECT location FROM "Item" WHERE id = 1'),
+    )
+
+    reply = call(route, WRITES[route])
+
+    assert reply.status == 503, reply.envelope
+    assert reply.envelope["server_message"] == "Unavailable DatabaseReadOnly"
+    assert read_ids() == ALL_ITEMS
+    with world.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
+    assert (
+        world.scalar('SELECT count(*) FROM "Dealer"'),
+        world.scalar('SELECT location FROM "Item" WHERE id = 1'),
+    ) == before
 
 
 def test_a_driver_failure_in_a_read_of_its_own_discards_its_connection(world: World) -> None:

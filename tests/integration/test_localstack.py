@@ -16,10 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from dataapi.db import engine as dbmod
+from dataapi.identity import cognito
 from dataapi.settings import get_settings
+from dataapi.storage import files as filesmod
 from devtools import localstack
 from devtools.pgcluster import free_port
 from tests.fixtures.legacy import GLOBAL, create_flask_database
@@ -40,12 +43,15 @@ def dev_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.setattr(localstack, name, path)
     monkeypatch.setattr(localstack, "GATEWAY_PORT", free_port())
     monkeypatch.setattr(localstack, "MOTO_PORT", free_port())
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the stack hooks and credentials it, in-process
     saved = dict(os.environ)
     yield home
     os.environ.clear()
     os.environ.update(saved)
     get_settings.cache_clear()
     dbmod.dispose_engine()
+    filesmod._s3.cache_clear()
+    cognito.client.cache_clear()
 
 
 def test_moto_server_starts_in_a_data_folder_that_does_not_exist_yet(dev_home: Path) -> None:

@@ -62,3 +62,17 @@ def test_a_key_violation_of_an_unknown_constraint_names_what_postgresql_says() -
     mapped = translate(_db_error({**UNIQUE, "n": "elsewhere"}), {"other": Constraint("t", ("c",), None)})
 
     assert mapped.message == "The value 'a@b.se' for field 'lower(email::text)' already exists."
+
+
+@pytest.mark.parametrize(
+    ("code", "detail"),
+    [("25006", "DatabaseReadOnly"), ("55P03", "LockTimeout")],
+    ids=["read-only", "lock timeout"],
+)
+def test_a_read_only_database_and_a_lock_timeout_are_503(code: str, detail: str) -> None:
+    """GIVEN a write refused by a read-only database (a failover) or a lock_timeout WHEN translated
+    THEN 503 naming it: a retry later may succeed."""
+    mapped = translate(_db_error({"S": "ERROR", "C": code, "M": "cannot execute UPDATE"}), {})
+
+    assert isinstance(mapped, Unavailable)
+    assert mapped.server_message == f"Unavailable {detail}"

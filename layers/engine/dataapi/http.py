@@ -85,8 +85,13 @@ def optional_json_body(app: APIGatewayRestResolver) -> Any:
 def claims(app: APIGatewayRestResolver) -> dict[str, str]:
     """The caller's claims as API Gateway's Cognito authorizer passes them (all strings)."""
     context = app.current_event.get("requestContext") or {}
-    found = (context.get("authorizer") or {}).get("claims")
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    found = authorizer.get("claims") if isinstance(authorizer, dict) else authorizer
     if found:
+        if not isinstance(found, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+        ):  # API Gateway passes an object of strings; anything else did not come from it
+            raise Unauthenticated("Authentication required.", detail="MalformedClaims")
         return found
     settings = get_settings()
     header = app.current_event.headers.get("Authorization") or app.current_event.headers.get("authorization")
@@ -102,6 +107,48 @@ def claims(app: APIGatewayRestResolver) -> dict[str, str]:
     raise Unauthenticated("Authentication required.", detail="NoClaims")
 
 
+_EVENT_TEXT = ("path", "httpMethod")
+_EVENT_OBJECTS = ("requestContext", "headers", "multiValueHeaders", "queryStringParameters")
+
+
+def malformed_event(event: Any) -> str | None:
+    """What makes `event` unlike any API Gateway REST proxy event (the resolver would raise on it
+    before any route runs), or None."""
+    if not isinstance(event, dict):
+        return "the event is not an object"
+    for key in _EVENT_TEXT:
+        if not isinstance(event.get(key), str):
+            return f"'{key}' is not a string"
+    for key in _EVENT_OBJECTS:
+        if event.get(key) is not None and not isinstance(event[key], dict):
+            return f"'{key}' is not an object"
+    if event.get("body") is not None and not isinstance(event["body"], str):
+        return "'body' is not a string"
+    return None
+
+
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, answering an event API Gateway never sends with a 400 in the
+    envelope rather than raising out of the handler."""
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        problem = malformed_event(event)
+        if problem is None:
+            return super().resolve(event, context)
+        count("Error.MalformedEvent")
+        logger.info("malformed event", extra={"error": problem})
+        rid = str(getattr(context, "aws_request_id", "") or "")
+        body = envelope(
+            400, "The request is not one this API understands.", "[]", "MalformedEvent", request_id=rid
+        )
+        return {
+            "statusCode": 400,
+            "headers": {"Content-Type": _JSON, "X-Request-Id": rid},
+            "body": body,
+            "isBase64Encoded": False,
+        }
+
+
 def create_app() -> APIGatewayRestResolver:
     origins = get_settings().cors_origins
     cors = CORSConfig(
@@ -111,7 +158,7 @@ def create_app() -> APIGatewayRestResolver:
         expose_headers=["X-Request-Id"],
         allow_credentials=True,
     )
-    app = APIGatewayRestResolver(cors=cors)
+    app = Resolver(cors=cors)
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:

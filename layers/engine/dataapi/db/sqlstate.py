@@ -57,6 +57,12 @@ def translate(exc: DBAPIError, constraints: Mapping[str, Constraint]) -> ApiErro
         return Unavailable(
             "The database is not available right now; try again shortly.", detail="DatabaseUnavailable"
         )
+    if code == "25006":  # read_only_sql_transaction: a failover under way, or a replica
+        return Unavailable(
+            "The database accepts no changes right now; try again shortly.", detail="DatabaseReadOnly"
+        )
+    if code == "55P03":  # lock_not_available: lock_timeout
+        return Unavailable("The rows are busy with other work; try again.", detail="LockTimeout")
     if code == "57014":
         return Unavailable(
             "The database took too long to answer; try a narrower request.", detail="StatementTimeout"

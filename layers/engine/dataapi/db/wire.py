@@ -23,8 +23,10 @@ pg8000's DB-API connection with three methods overridden, nothing else:
   events do not see them.
 
 `install` makes an engine open these connections (SQLAlchemy's `do_connect` event), bounds their
-socket reads, pings a pooled connection only when it sat idle for a while, resets `begin_sql` to a
-plain BEGIN at each checkout, and has SQLAlchemy send executemany INSERTs as multi-row INSERTs.
+socket reads, pings a pooled connection only when it sat idle for a while or the server wrote to it
+while idle (it then ended it: a dead connection is replaced before the request uses it), resets
+`begin_sql` to a plain BEGIN at each checkout, and has SQLAlchemy send executemany INSERTs as
+multi-row INSERTs.
 
 This is the one module of the layer that borrows pg8000's internals (the version is pinned in
 pyproject.toml; tests/unit/test_borrowed.py names each borrowing and fails naming the pg8000
@@ -44,6 +46,7 @@ upgrade that broke it):
 
 from __future__ import annotations
 
+import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -237,6 +240,18 @@ class Connection(dbapi.Connection):
             self.execute_simple("rollback")
 
 
+def server_wrote(dbapi_connection: Any) -> bool:
+    """Whether the server wrote to a connection that sat idle, which it does only to end it: a
+    terminated backend's FATAL message (a restart, a failover), or the end of the stream (a proxy's
+    idle timeout). Asked of the socket without waiting, so a healthy connection costs no trip."""
+    sock = dbapi_connection._usock
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed, or no longer a socket
+        return True
+    return bool(readable)
+
+
 def install(engine: Engine, *, socket_timeout_s: float | None = None) -> None:
     """Open `Connection`s, bound their socket reads by `socket_timeout_s` once connected (the
     connect itself is bounded by the `timeout` connect argument), ping after idle only, and reset
@@ -263,7 +278,9 @@ def install(engine: Engine, *, socket_timeout_s: float | None = None) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         idle_since = record.info.get(_CHECKED_IN)
-        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_S:
+        if idle_since is not None and (
+            time.monotonic() - idle_since > PING_AFTER_IDLE_S or server_wrote(dbapi_connection)
+        ):
             try:
                 dbapi_connection.execute_simple(";")  # outside any transaction: no BEGIN
             except Exception as exc:

@@ -22,9 +22,24 @@ from dataapi.result import Result
 from dataapi.settings import get_settings
 from dataapi.telemetry import count, logger
 
+_API_GATEWAY_KEYS = frozenset(
+    (
+        "requestContext",
+        "httpMethod",
+        "path",
+        "resource",
+        "headers",
+        "multiValueHeaders",
+        "body",
+        "isBase64Encoded",
+    )
+)
+"""Keys of an API Gateway proxy event. An update request has none of them: an event with any is a
+request (answered by the routes, 401 without a caller), never a scheduled run."""
+
 
 def is_scheduled(event: Any) -> bool:
-    return isinstance(event, list) or (isinstance(event, dict) and "requestContext" not in event)
+    return isinstance(event, list) or (isinstance(event, dict) and not _API_GATEWAY_KEYS & event.keys())
 
 
 def run(event: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Values from JSON checked and converted to a column's type before any SQL is built."""
 
+import math
 import re
 import uuid
 from collections.abc import Callable
@@ -7,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dataapi.errors import WrongValueType
+from dataapi.errors import WrongValueType, pointer
 from dataapi.registry import ColumnInfo
 from dataapi.text import printable
 
@@ -61,10 +62,28 @@ Coercer = Callable[[ColumnInfo, Any, str, datetime], Any]
 
 
 def _json(col: ColumnInfo, value: Any, at: str, now: datetime) -> Any:
+    """JSON PostgreSQL can store as jsonb: no NUL character in a string or a key, no NaN or
+    infinite number (JSON has neither; Python's parser reads `NaN`, and 1e309 as infinity)."""
+    stack: list[tuple[Any, str]] = [(value, at)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str) and "\x00" in node:
+            raise _fail(col, "\\0", where, "JSON without NUL characters")
+        if isinstance(node, float) and not math.isfinite(node):
+            raise _fail(col, node, where, "JSON with finite numbers")
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if "\x00" in key:
+                    raise _fail(col, "\\0", where, "JSON keys without NUL characters")
+                stack.append((item, where + pointer(key)))
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}/{i}") for i, item in enumerate(node))
     return value
 
 
 def _str(col: ColumnInfo, value: Any, at: str, now: datetime) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(col, value, at, "a string or a finite number")
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):

@@ -31,6 +31,8 @@ class Path:
 
 def resolve_path(model: ModelInfo, key: str, at: str) -> Path:
     limits.check_path(key, at)
+    if "\x00" in key:  # no name holds one, and PostgreSQL text cannot
+        raise UnknownField(f"{key!r} is not a valid path.", at=at, detail="field=?")
     parts = key.split(".")
     hops: list[RelationshipInfo] = []
     current = model
@@ -259,7 +261,7 @@ def validate_condition(cond: Cond, model: ModelInfo, now: datetime) -> Pred:
 
 def _convert(shape: str, col: ColumnInfo, value: Any, key: str, at: str, now: datetime) -> Any:
     def one(v: Any, where: str) -> Any:
-        return v if col.kind == "json" else coerce(col, v, where, now)
+        return coerce(col, v, where, now)
 
     if shape == "one":
         if col.kind != "json" and isinstance(value, dict | list):
@@ -274,7 +276,11 @@ def _convert(shape: str, col: ColumnInfo, value: Any, key: str, at: str, now: da
         return [one(v, f"{at}/{i}" if isinstance(value, list) else at) for i, v in enumerate(items)]
     if shape == "keys":
         keys = [value] if isinstance(value, str) else value
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        if (
+            not isinstance(keys, list)
+            or not keys
+            or not all(isinstance(k, str) and "\x00" not in k for k in keys)
+        ):
             raise WrongValueType(f"'{key}' expects a list of key names.", at=at, detail=f"field={key}")
         return keys
     # range
