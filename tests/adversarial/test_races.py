@@ -152,3 +152,46 @@ def test_concurrent_mixed_links_and_unlinks_all_answer_201(world: World, api_env
         'ON n.id = l.note_id WHERE n.subject_id = s.id) FROM "Item_Notes_Subject" s ORDER BY 1'
     )
     assert all(kept == actual for _, kept, actual in counted), counted
+
+
+def _delete(item: int, *, also_do: bool) -> writes.WritePlan:
+    values: dict[str, Any] = {"query_filters": {"id": item}, "deletion_type": "delete_first"}
+    if also_do:
+        values["also_do"] = {"location": "x"}
+    return writes.plan_delete(
+        {"model_name": "Item", "object_values": values}, default_registry(), get_settings()
+    )
+
+
+def _new_item(world: World) -> int:
+    """A fresh item with a note and history, like item 3 of the seed."""
+    with world.engine.begin() as conn:
+        item = conn.exec_driver_sql(
+            "INSERT INTO \"Item\" (article_number, location) VALUES ('race', 'y') RETURNING id"
+        ).scalar()
+        conn.exec_driver_sql('INSERT INTO "Items_Notes" (item_id, note_id) VALUES (%s, 3)', (item,))
+        conn.exec_driver_sql(
+            "INSERT INTO \"Item_History\" (item_id, column_name, type) VALUES (%s, 'state', 'update')",
+            (item,),
+        )
+    assert isinstance(item, int)
+    return item
+
+
+def test_concurrent_deletes_with_also_do_answer_one_201_and_404s(world: World, api_env: str) -> None:
+    """GIVEN an item (3 of the seed, then a fresh one each round) WHEN a Buyer sends ten
+    delete_first with also_do {"location": "x"} at once THEN exactly one answers 201 and the others 404, as
+    plain deletes do; never 500."""
+    answers: Counter[int | str] = Counter()
+    for n in range(ROUNDS):
+        item = 3 if n == 0 else _new_item(world)
+        statuses = _at_once(api_env, [(_delete(item, also_do=True), ANNA)] * PARALLEL)
+        answers.update(statuses)
+        assert Counter(statuses) == {201: 1, 404: PARALLEL - 1}, statuses
+        assert world.scalar('SELECT count(*) FROM "Item" WHERE id = :i', i=item) == 0
+    assert answers == {201: ROUNDS, 404: ROUNDS * (PARALLEL - 1)}, answers
+
+
+def test_concurrent_plain_deletes_answer_one_201_and_404s(world: World, api_env: str) -> None:
+    statuses = _at_once(api_env, [(_delete(3, also_do=False), ANNA)] * PARALLEL)
+    assert Counter(statuses) == {201: 1, 404: PARALLEL - 1}, statuses
