@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import create_engine
@@ -22,6 +23,9 @@ from dataapi import writes
 from dataapi.db.sqlstate import translate
 from dataapi.errors import ApiError
 from dataapi.identity.authorize import for_caller
+from dataapi.mutate.serial import lock_key
+from dataapi.query.parse import parse_filters
+from dataapi.query.validate import validate_filters
 from dataapi.registry import default_registry
 from dataapi.settings import get_settings
 from tests.adversarial.support import ANNA, World
@@ -195,3 +199,73 @@ def test_concurrent_deletes_with_also_do_answer_one_201_and_404s(world: World, a
 def test_concurrent_plain_deletes_answer_one_201_and_404s(world: World, api_env: str) -> None:
     statuses = _at_once(api_env, [(_delete(3, also_do=False), ANNA)] * PARALLEL)
     assert Counter(statuses) == {201: 1, 404: PARALLEL - 1}, statuses
+
+
+# Equivalent filters for the subject "Twins": one subject must result whichever is sent.
+TWINS_SPELLINGS: list[dict[str, Any]] = [
+    {"subject": "Twins"},
+    {"subject": {"operation": "==", "value": "Twins"}},
+    {"subject": ["Twins"]},
+    {"subject": {"operation": "in", "value": ["Twins"]}},
+    {"$and": [{"subject": "Twins"}]},
+    {"$and": [{"subject": {"operation": "in", "value": ["Twins", "Twins"]}}, {"subject": "Twins"}]},
+]
+
+
+def _note_about_twins(n: int, filters: dict[str, Any]) -> writes.WritePlan:
+    link = {
+        "Item_Notes_Subject": {
+            "query_filters": filters,
+            "link_type": "first_link",
+            "action_if_none": "create_entry",
+            "values_for_none_action": {"subject": "Twins"},
+        }
+    }
+    body = {
+        "model_name": "Item_Note",
+        "object_values": {"note_content": f"twins {n}", "subject": {"action": "link", "values": link}},
+    }
+    return writes.plan_create(body, default_registry(), get_settings())
+
+
+def test_concurrent_link_or_create_with_equivalent_filters_creates_one_row(
+    world: World, api_env: str
+) -> None:
+    """GIVEN no subject "Twins" WHEN twelve Buyers at once create a note linking it with
+    action_if_none create_entry, its filter spelled six equivalent ways (a value, "==", a list of
+    one, "in" of one, inside "$and") THEN all answer 201, one subject "Twins" exists, and every
+    note links it."""
+    requests = [(_note_about_twins(n, TWINS_SPELLINGS[n % len(TWINS_SPELLINGS)]), ANNA) for n in range(12)]
+    statuses = _at_once(api_env, requests)
+    assert statuses == [201] * 12, statuses
+    subjects = world.rows("SELECT id FROM \"Item_Notes_Subject\" WHERE subject = 'Twins'")
+    assert len(subjects) == 1, subjects
+    linked = world.rows("SELECT DISTINCT subject_id FROM \"Item_Note\" WHERE note_content LIKE 'twins %'")
+    assert linked == subjects
+
+
+def _key(filters: dict[str, Any], model: str = "Item_Notes_Subject") -> int:
+    info = default_registry().model(model, "/")
+    return lock_key(info, validate_filters(parse_filters(filters, "/query_filters"), info, datetime.now(UTC)))
+
+
+def test_the_link_or_create_lock_is_keyed_on_what_the_filter_means() -> None:
+    """Equivalent spellings share one key; another value, column, operator, grouping or model does not."""
+    assert len({_key(f) for f in TWINS_SPELLINGS}) == 1
+    twins = _key({"subject": "Twins"})
+    others = [
+        _key({"subject": "Twin"}),
+        _key({"subject": ["Twins", "Twin"]}),
+        _key({"subject": {"operation": "!=", "value": "Twins"}}),
+        _key({"id": 1}),
+        _key({"subject": "Twins", "id": 1}),
+        _key({"$or": [{"subject": "Twins"}, {"id": 1}]}),
+        _key({"$not": {"subject": "Twins"}}),
+        _key({"dealer_name": "Twins"}, "Dealer"),
+    ]
+    assert twins not in others and len(set(others)) == len(others)
+    assert _key({"subject": ["Twins", "Twin"]}) == _key({"subject": ["Twin", "Twins", "Twin"]})
+    assert _key({"subject": "Twins", "id": 1}) == _key({"$and": [{"id": 1}, {"subject": ["Twins"]}]})
+    assert _key({"$or": [{"subject": "Twins"}, {"id": 1}]}) == _key(
+        {"$or": [{"id": 1}, {"subject": "Twins"}]}
+    )
