@@ -8,14 +8,18 @@ CORS preflights without auth, and calls each function's handler with a REST prox
 from its CodeUri.
 
 On Lambda each execution environment serves one request at a time, and handlers rely on it
-(Powertools keeps the current event on the resolver's router class). Two isolations:
-- `isolation="process"` (`make dev`): each function runs in a worker process of its own (spawned
-  at its first request), which serves one request at a time, as an execution environment does;
-  different functions run in parallel.
+(Powertools keeps the current event on the resolver's router class); parallel requests to one
+function run in parallel environments, so races between requests show there. Two isolations:
+- `isolation="process"` (`make dev`): each function runs in up to `workers_per_function` worker
+  processes (`DEV_WORKERS_PER_FUNCTION`, default 4), each serving one request at a time, as
+  execution environments do: a request takes an idle worker, or starts another (at the first
+  requests, as Lambda scales out), or waits for one when all are busy. Parallel requests, to one
+  function or to several, run in parallel.
 - `isolation="thread"` (the default, for tests that patch the process, e.g. moto in-process):
   handlers run in this process, one invocation at a time whatever the function, because every
   function imported here shares the router class.
-The HTTP server accepts connections in parallel either way; requests wait for their turn.
+The HTTP server accepts connections in parallel either way, with a listen backlog (LISTEN_BACKLOG)
+that takes a browser's or a load test's burst of connections; requests wait for their turn.
 
 Locally the CORS origin is the request's Origin when it is in the configured list
 (settings.cors_origins), where in AWS it is the stage's one origin.
@@ -63,6 +67,9 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 MAX_LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response limit
 CORS_HEADERS = "Content-Type, Authorization"
 ACCOUNT_ID = "000000000000"
+WORKERS_ENV = "DEV_WORKERS_PER_FUNCTION"
+WORKERS_PER_FUNCTION = 4
+LISTEN_BACKLOG = 1024  # socketserver's default of 5 resets connections of a burst (capped by somaxconn)
 
 
 @dataclass
@@ -159,8 +166,8 @@ def _worker_main(conn: Any, route: Route, code_dir: Path, region: str) -> None:
 class Worker:
     """One function's worker process (started at its first request, restarted if it dies)."""
 
-    def __init__(self, route: Route, code_dir: Path, region: str) -> None:
-        self.route, self.code_dir, self.region = route, code_dir, region
+    def __init__(self, route: Route, code_dir: Path, region: str, number: int = 1) -> None:
+        self.route, self.code_dir, self.region, self.number = route, code_dir, region, number
         self._lock = threading.Lock()
         self._process: Any = None
         self._conn: Any = None
@@ -171,7 +178,7 @@ class Worker:
         self._process = context.Process(
             target=_worker_main,
             args=(theirs, self.route, self.code_dir, self.region),
-            name=f"fn-{self.route.function}",
+            name=f"fn-{self.route.function}-{self.number}",
             daemon=True,
         )
         self._process.start()
@@ -192,15 +199,74 @@ class Worker:
             raise HandlerFailed(payload)
         return payload
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Tell the worker to exit (it does at the end of its pipe); `close` waits for it."""
         if self._conn is not None:
             self._conn.close()
+
+    def close(self) -> None:
+        self.stop()
         if self._process is not None:
             self._process.join(5)
             if self._process.is_alive():
                 self._process.terminate()
                 self._process.join(5)
         self._process = self._conn = None
+
+
+class Workers:
+    """One function's execution environments: up to `limit` workers, each serving one request at
+    a time. A request takes an idle worker (the one used last: the warmest), else starts another
+    while fewer than `limit` exist, else waits for one to be free."""
+
+    def __init__(self, route: Route, code_dir: Path, region: str, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"{WORKERS_ENV} must be at least 1, not {limit}")
+        self.route, self.code_dir, self.region, self.limit = route, code_dir, region, limit
+        self._free = threading.Condition()
+        self._idle: list[Worker] = []
+        self._all: list[Worker] = []
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        worker = self._take()
+        try:
+            return worker.invoke(event)
+        finally:
+            with self._free:
+                self._idle.append(worker)
+                self._free.notify()
+
+    def _take(self) -> Worker:
+        with self._free:
+            while not self._idle and len(self._all) >= self.limit:
+                self._free.wait()
+            if self._idle:
+                return self._idle.pop()
+            worker = Worker(self.route, self.code_dir, self.region, len(self._all) + 1)
+            self._all.append(worker)
+            return worker  # its process starts at its first request, outside this lock
+
+    def stop(self) -> None:
+        with self._free:
+            workers = list(self._all)
+        for worker in workers:
+            worker.stop()
+
+    def close(self) -> None:
+        self.stop()  # all told first: they exit together
+        with self._free:
+            workers, self._all, self._idle = self._all, [], []
+        for worker in workers:
+            worker.close()
+
+
+def workers_per_function() -> int:
+    """DEV_WORKERS_PER_FUNCTION (default 4): how many requests one function serves at once locally."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    try:
+        return int(raw) if raw else WORKERS_PER_FUNCTION
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV} must be a whole number, not {raw!r}") from None
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -228,9 +294,13 @@ class Gateway:
         origins: tuple[str, ...] | None = None,
         parameters: dict[str, str] | None = None,
         isolation: Literal["thread", "process"] = "thread",
+        workers_per_function: int = WORKERS_PER_FUNCTION,
     ) -> None:
+        if workers_per_function < 1:
+            raise ValueError(f"{WORKERS_ENV} must be at least 1, not {workers_per_function}")
         self.template_path = Path(template_path).resolve()
         self.isolation = isolation
+        self.workers_per_function = workers_per_function
         template = load_template(self.template_path)
         self.routes = routes(template)
         self.responses = gateway_responses(template, parameters=parameters)
@@ -251,7 +321,7 @@ class Gateway:
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
         # One request at a time in this process, across functions (see the module docstring).
         self._invoke_lock = threading.Lock()
-        self._workers: dict[str, Worker] = {}
+        self._workers: dict[str, Workers] = {}
         self._import_lock = threading.Lock()
 
     # -- routing ---------------------------------------------------------------------------------
@@ -310,19 +380,23 @@ class Gateway:
         code_dir = (self.template_path.parent / route.code_uri).resolve()
         return load_handler(code_dir, route.handler, f"_dataapi_fn_{route.function}")
 
-    def _worker(self, route: Route) -> Worker:
+    def _worker(self, route: Route) -> Workers:
         with self._import_lock:
             if route.function not in self._workers:
                 code_dir = (self.template_path.parent / route.code_uri).resolve()
-                self._workers[route.function] = Worker(route, code_dir, self.region)
+                self._workers[route.function] = Workers(
+                    route, code_dir, self.region, self.workers_per_function
+                )
             return self._workers[route.function]
 
     def close(self) -> None:
         """Stop the worker processes (process isolation)."""
         with self._import_lock:
-            workers, self._workers = list(self._workers.values()), {}
-        for worker in workers:
-            worker.close()
+            pools, self._workers = list(self._workers.values()), {}
+        for pool in pools:  # all told first: they exit together
+            pool.stop()
+        for pool in pools:
+            pool.close()
 
     def event(
         self,
@@ -543,25 +617,30 @@ class _RequestHandler(BaseHTTPRequestHandler):
         pass  # one line per request is printed by _serve
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG  # the listen() backlog
+    daemon_threads = True
+
+
 def make_server(gateway: Gateway, host: str = HOST, port: int = PORT) -> ThreadingHTTPServer:
     """A threading HTTP server for the gateway (call serve_forever; port 0 picks a free port)."""
     handler = type("GatewayRequestHandler", (_RequestHandler,), {"gateway": gateway})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return _Server((host, port), handler)
 
 
 def from_environment(
     template_path: Path | str = TEMPLATE, isolation: Literal["thread", "process"] = "process"
 ) -> Gateway:
     """A gateway configured like the handlers: COGNITO_ISSUER, COGNITO_JWKS_URL, COGNITO_APP_CLIENT_ID;
-    each function in a worker process of its own (the environment is the workers' at their start)."""
+    each function in up to DEV_WORKERS_PER_FUNCTION worker processes (the environment is the
+    workers' at their start)."""
     return Gateway(
         template_path,
         issuer=os.environ.get("COGNITO_ISSUER"),
         jwks_url=os.environ.get("COGNITO_JWKS_URL"),
         audience=os.environ.get("COGNITO_APP_CLIENT_ID") or None,
         isolation=isolation,
+        workers_per_function=workers_per_function(),
     )
 
 

@@ -20,7 +20,8 @@
 - The files bucket: FILES_BUCKET if set (e.g. `beyoappv5`, so a copy's stored photo URLs are
   recognised and signed), else dataapi-local-files; in demo mode it holds a PNG for every photo
   the demo rows reference, and it starts empty otherwise.
-- The API on http://127.0.0.1:8080, routed as template.yaml routes it (devtools/gateway.py).
+- The API on http://127.0.0.1:8080, routed as template.yaml routes it (devtools/gateway.py), each
+  function in up to DEV_WORKERS_PER_FUNCTION (4) worker processes, as parallel Lambda containers.
 Ctrl-C or SIGTERM stops everything it started.
 """
 
@@ -395,7 +396,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
         from devtools.gateway import from_environment, make_server
 
         stack.callback(db.dispose_engine)
-        gateway = from_environment()  # each function in a worker process of its own
+        gateway = from_environment()  # each function in up to DEV_WORKERS_PER_FUNCTION worker processes
         server = make_server(gateway, port=GATEWAY_PORT)
         thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
         thread.start()

@@ -2,10 +2,11 @@
 
 The React client sends several requests at the same moment (a session check with a list read,
 three note batches together). Lambda runs one request per execution environment; the local
-gateway imports every function into one process, where Powertools keeps the current event on
-the resolver's router class. Here a few hundred mixed requests go over HTTP (loopback, a bounded
-pool of client threads) to the real template's routes, and every answer is checked against the
-request that caused it.
+gateway runs every function in this process (where Powertools keeps the current event on the
+resolver's router class) or in several worker processes per function. Here a few hundred mixed
+requests go over HTTP (loopback, a bounded pool of client threads) to the real template's routes,
+and every answer is checked against the request that caused it; and a burst of 32 clients at
+once loses no connection.
 """
 
 from __future__ import annotations
@@ -171,3 +172,43 @@ def test_a_few_hundred_mixed_parallel_requests_each_get_their_own_answer(
     with Session(world.engine) as session:
         created = session.scalar(select(func.count()).select_from(Item_Note))
     assert created == 3 * sum(1 for n in range(REQUESTS) if n % 5 == 2)
+
+
+BURST_CLIENTS = 32
+BURST_EACH = 10
+
+
+def test_a_burst_of_32_clients_loses_no_connection(world: World, served: tuple[str, int, str]) -> None:
+    """GIVEN the gateway WHEN 32 clients, released together, each send 10 requests at once, each on
+    a connection of its own (who am I, a small list read, a login without password) THEN no
+    connection is refused or reset, and every request gets its answer (socketserver's listen
+    backlog of 5 reset some)."""
+    world.add_user(ANNA, roles=[world.buyer_role], password=ANNA_PASSWORD)
+    world.db.add(Item(article_number="2512-001"))
+    token = world.directory.id_token(ANNA, ANNA_PASSWORD)
+    host, port, _ = served
+    read = {"model_name": "Item", "requested_data": ["id"], "per_page": 5}
+    calls: list[tuple[str, Any, str | None, int]] = [
+        ("/api", {}, token, 200),
+        ("/api/schemes/get_items", read, token, 200),
+        ("/api/login", {"email": ANNA}, None, 400),
+    ]
+    barrier = threading.Barrier(BURST_CLIENTS, timeout=30)
+
+    def client(n: int) -> list[str]:
+        barrier.wait()
+        problems = []
+        for k in range(BURST_EACH):
+            path, body, bearer, expected = calls[(n + k) % len(calls)]
+            try:
+                status, _, envelope = post((host, port), path, body, bearer)
+            except OSError as exc:
+                problems.append(f"{path}: {exc!r}")
+                continue
+            if status != expected:
+                problems.append(f"{path}: {status} {envelope}")
+        return problems
+
+    with ThreadPoolExecutor(max_workers=BURST_CLIENTS) as pool:
+        problems = [p for found in pool.map(client, range(BURST_CLIENTS)) for p in found]
+    assert problems == [], (len(problems), problems[:5])

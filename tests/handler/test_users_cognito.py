@@ -9,12 +9,13 @@ tests/support/cognito.py records every call the layer's client makes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -440,14 +441,60 @@ def test_a_failed_disable_in_a_delete_all_re_enables_the_users_already_disabled(
 def test_a_created_cognito_user_is_deleted_when_a_later_member_fails(world: World) -> None:
     """GIVEN a batch [create User with password, create an Item whose link matches nothing]
     WHEN an Admin sends it THEN 404; the Cognito user created for the first member is deleted
-    again and no User row remains."""
+    again (by the name it was created by) and no User row remains."""
     reply = write("create_items", [new_user(), failing_create()])
 
     assert reply.status == 404, reply.envelope
     assert rows_of(world) == [CALLER_EMAIL]
     assert world.directory.emails() == []
-    (created,) = world.directory.params("AdminSetUserPassword")
-    assert [p["Username"] for p in world.directory.params("AdminDeleteUser")] == [created["Username"]]
+    assert [p["Username"] for p in world.directory.params("AdminDeleteUser")] == [BO]
+
+
+@contextmanager
+def answered(operation: str, change: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Cognito acts on `operation`, then its answer, as the layer's client reads it, is changed
+    (or lost: `change` raises)."""
+    from dataapi.identity import cognito
+
+    def after_call(parsed: dict[str, Any], **_: Any) -> None:
+        change(parsed)
+
+    events = cognito.client().meta.events
+    name = f"after-call.cognito-identity-provider.{operation}"
+    events.register(name, after_call)
+    try:
+        yield
+    finally:
+        events.unregister(name, after_call)
+
+
+def test_a_created_cognito_user_is_deleted_when_its_answer_has_no_user(world: World) -> None:
+    """GIVEN Cognito creates the user but answers without `User` WHEN an Admin creates a User with
+    a password THEN 500 (the answer cannot be read), no row, and the Cognito user was deleted
+    again: the undo is recorded before the answer is read."""
+    with answered("AdminCreateUser", lambda parsed: parsed.pop("User")):
+        reply = write("create_items", new_user())
+
+    assert reply.status == 500, reply.envelope
+    assert rows_of(world) == [CALLER_EMAIL]
+    assert world.directory.operations() == ["AdminCreateUser", "AdminDeleteUser"]
+    assert world.directory.emails() == []
+
+
+def _timed_out(parsed: dict[str, Any]) -> None:
+    raise ReadTimeoutError(endpoint_url="https://cognito-idp.eu-north-1.amazonaws.com/")
+
+
+def test_a_created_cognito_user_is_deleted_when_its_answer_is_lost(world: World) -> None:
+    """GIVEN Cognito creates the user but its answer never arrives (a read timeout) WHEN an Admin
+    creates a User with a password THEN 503, no row, and the Cognito user was deleted again: a
+    call that may have acted is undone."""
+    with answered("AdminCreateUser", _timed_out):
+        reply = write("create_items", new_user())
+
+    assert reply.status == 503, reply.envelope
+    assert rows_of(world) == [CALLER_EMAIL]
+    assert world.directory.emails() == []
 
 
 def test_a_created_cognito_user_is_deleted_when_a_later_row_conflicts(world: World) -> None:

@@ -259,7 +259,7 @@ class Writer:
         if also_do is not None or hook is not None:
             if not first:
                 precount(self.session, ids_query, self.budget, at)
-            objects = self.load(model, ids_query)
+            objects = self._load_locked(model, ids_query)
             self._found(model, [getattr(o, model.pk.key) for o in objects], at)
             for obj in objects:
                 if also_do is not None:
@@ -276,6 +276,25 @@ class Writer:
         # Rows deleted set-based (and their cascades) must not linger in the identity map.
         self.session.expire_all()
         return ids
+
+    def _load_locked(self, model: ModelInfo, ids_query: Any) -> list[Any]:
+        """The rows a delete loads (to apply also_do, or for a hook), locked FOR UPDATE, in id
+        order (the default, highest first), their attributes read afresh.
+
+        Loaded unlocked, a row another request deletes meanwhile would still be written to (the
+        also_do UPDATE waits for that request, then matches nothing: StaleDataError). Locked, this
+        request waits at the load instead; READ COMMITTED then skips a locked row that was
+        deleted, so it is not matched (404), as a plain DELETE answers."""
+        mapped_pk = getattr(model.cls, model.pk.key)
+        return list(
+            self.session.scalars(
+                select(model.cls)
+                .where(mapped_pk.in_(ids_query))
+                .order_by(mapped_pk.desc())
+                .with_for_update(of=model.table)
+                .execution_options(populate_existing=True)
+            )
+        )
 
     def _found(self, model: ModelInfo, ids: list[Any], at: str) -> None:
         if not ids and not self.missing_ok:

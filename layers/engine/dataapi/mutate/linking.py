@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import Select, and_, inspect, literal, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dataapi.errors import NotFound
 from dataapi.mutate.bounds import Budget
@@ -16,7 +17,7 @@ from dataapi.mutate.interfaces import WriteAuthorizer
 from dataapi.mutate.matching import matching_ids, where
 from dataapi.mutate.serial import lock_link
 from dataapi.mutate.values import Link, RowValues, Unlink
-from dataapi.registry import ModelInfo
+from dataapi.registry import ModelInfo, RelationshipInfo
 
 
 class RowWriter(Protocol):
@@ -129,8 +130,12 @@ class Linker:
     def unlink(self, obj: Any, action: Unlink) -> None:
         key = action.rel.key
         target = action.rel.target
-        current = getattr(obj, key)
-        related = list(current) if action.rel.uselist else [current] if current is not None else []
+        if action.rel.uselist:
+            related = self._linked_now(obj, action.rel)
+            current = getattr(obj, key)
+        else:  # a to-one: its key is on `obj` itself, which the write holds anyway
+            current = getattr(obj, key)
+            related = [current] if current is not None else []
         if action.filters is None or not related:
             chosen = related
         else:
@@ -149,6 +154,35 @@ class Linker:
                 current.remove(r)
         elif chosen:
             setattr(obj, key, None)
+
+    def _linked_now(self, obj: Any, rel: RelationshipInfo) -> list[Any]:
+        """The rows linked to `obj` through the collection `rel`, as committed now, their links
+        locked until the commit (the link table's rows, or the children holding the key), and
+        made the collection's loaded state.
+
+        Concurrent unlinks each delete the links they loaded; under READ COMMITTED the later ones
+        would find theirs gone, and the ORM, counting what its DELETE matched, fail
+        (StaleDataError). Locked, a later one waits, then finds only the links still there (a
+        locked row another transaction deleted is skipped), and unlinks those: unlinking what is
+        already unlinked is no error. Locks are taken in the target's key order.
+        """
+        if not inspect(obj).persistent:  # not in the database yet: only what this request attached
+            return list(getattr(obj, rel.key))
+        self.session.flush()  # this request's own changes first, so the lookup sees them
+        target = rel.target
+        mapper = rel.parent.mapper
+        keys = [
+            local == getattr(obj, mapper.get_property_by_column(parent).key) for parent, local in rel.pairs
+        ]
+        query: Select[Any] = select(target.cls)
+        if rel.secondary is not None:
+            query = query.join(rel.secondary, and_(*(t == s for t, s in rel.secondary_pairs)))
+        holder = rel.secondary if rel.secondary is not None else target.table
+        mapped_pk = getattr(target.cls, target.pk.key)
+        query = query.where(*keys).order_by(mapped_pk).with_for_update(of=holder)
+        rows = list(self.session.scalars(query))
+        set_committed_value(obj, rel.key, rows)
+        return rows
 
 
 def plain_links(row: RowValues) -> list[Link]:

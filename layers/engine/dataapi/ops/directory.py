@@ -4,7 +4,9 @@ Order per row: the database work is flushed first (constraint errors surface bef
 leaves the database), then Cognito, then the commit; deleted users are removed from Cognito only
 after the commit. If the transaction fails after Cognito was called, `compensate` undoes what it
 can: created users are deleted, disabled ones re-enabled, changed emails restored. A changed
-password cannot be restored.
+password cannot be restored. Each undo is recorded as soon as Cognito answered (before the answer
+is read: an answer that cannot be read still leaves a created user behind), or when a call failed
+in a way that does not say Cognito did nothing.
 """
 
 from __future__ import annotations
@@ -41,13 +43,22 @@ class CognitoUsers:
         self._undo: list[Undo] = []  # in the order the calls were made
         self._after_commit: list[str] = []  # usernames to delete once the commit holds
 
-    def _call(self, operation: str, field: str = "email", **kwargs: Any) -> dict[str, Any]:
+    def _call(
+        self, operation: str, field: str = "email", *, undo: Undo | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call Cognito; `undo` (the call reversing this one) is recorded as soon as Cognito has
+        answered, before its answer is read, or when it may have acted without an answer."""
         self.session.info[EXTERNAL_CALL] = True  # from here on, never retried automatically
         pool = cognito.pool_id()  # not configured: 503 before anything else
         try:
-            return getattr(cognito.client(), operation)(UserPoolId=pool, **kwargs)
+            answer = getattr(cognito.client(), operation)(UserPoolId=pool, **kwargs)
         except Exception as exc:  # boto errors become domain errors; anything else propagates
+            if undo is not None and _may_have_acted(exc):
+                self._undo.append(undo)
             raise cognito.translate(exc, field) from None
+        if undo is not None:
+            self._undo.append(undo)
+        return answer
 
     # ---- RowHook --------------------------------------------------------------------------
 
@@ -62,6 +73,7 @@ class CognitoUsers:
         """A Cognito user for the row, with this password; the row takes its subject."""
         answer = self._call(
             "admin_create_user",
+            undo=Undo("admin_delete_user", {"Username": obj.email}),  # the name it was created by
             Username=obj.email,
             UserAttributes=[
                 {"Name": "email", "Value": obj.email},
@@ -70,7 +82,6 @@ class CognitoUsers:
             MessageAction="SUPPRESS",
         )
         username = answer["User"]["Username"]
-        self._undo.append(Undo("admin_delete_user", {"Username": username}))
         attributes = {a["Name"]: a["Value"] for a in answer["User"].get("Attributes", [])}
         obj.cognito_sub = attributes.get("sub", username)
         self._call(
@@ -87,25 +98,24 @@ class CognitoUsers:
                 forget_password(self.session, obj.id)
             return
         if changed:
+            restore = Undo(
+                "admin_update_user_attributes",
+                {
+                    "Username": obj.cognito_sub,
+                    "UserAttributes": [
+                        {"Name": "email", "Value": old_email},
+                        {"Name": "email_verified", "Value": "true"},
+                    ],
+                },
+            )
             self._call(
                 "admin_update_user_attributes",
+                undo=restore,
                 Username=obj.cognito_sub,
                 UserAttributes=[
                     {"Name": "email", "Value": obj.email},
                     {"Name": "email_verified", "Value": "true"},
                 ],
-            )
-            self._undo.append(
-                Undo(
-                    "admin_update_user_attributes",
-                    {
-                        "Username": obj.cognito_sub,
-                        "UserAttributes": [
-                            {"Name": "email", "Value": old_email},
-                            {"Name": "email_verified", "Value": "true"},
-                        ],
-                    },
-                )
             )
         if password is not None:  # last: it cannot be undone
             self._call(
@@ -118,8 +128,8 @@ class CognitoUsers:
 
     def deleting(self, obj: Any) -> None:
         if obj.cognito_sub:
-            self._call("admin_disable_user", Username=obj.cognito_sub)
-            self._undo.append(Undo("admin_enable_user", {"Username": obj.cognito_sub}))
+            undo = Undo("admin_enable_user", {"Username": obj.cognito_sub})
+            self._call("admin_disable_user", undo=undo, Username=obj.cognito_sub)
             self._after_commit.append(obj.cognito_sub)
 
     # ---- after the transaction ------------------------------------------------------------
@@ -139,6 +149,16 @@ class CognitoUsers:
                 getattr(cognito.client(), undo.operation)(UserPoolId=cognito.pool_id(), **undo.arguments)
             except Exception:
                 logger.exception("cognito compensation failed", extra={"operation": undo.operation})
+
+
+def _may_have_acted(exc: Exception) -> bool:
+    """Whether a failed call may still have changed Cognito: not when Cognito answered with an
+    error, nor when no connection was made; yes when the answer was lost or unreadable (a read
+    timeout, a closed connection, a malformed answer)."""
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as NotConnected
+
+    return not isinstance(exc, ClientError | NotConnected)
 
 
 def with_directory[T](work: Callable[[Session, CognitoUsers], T], default_roles: list[str]) -> T:
