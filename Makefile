@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate adopt-check token dev-admin openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
+.PHONY: setup lock hooks dev test test-pooled load unit lint format typecheck bench migrate adopt-check token dev-admin openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,14 @@ dev: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The handler tier with DATABASE_URL through PgBouncer in transaction pooling mode, as through RDS Proxy.
+test-pooled: setup
+	DATAAPI_TEST_POOLER=1 $(PY) -m pytest tests/handler
+
+# 50 worker processes, the front end's mixed requests, through a pooler allowing 10 server connections, 60 s.
+load: setup
+	$(PY) -m devtools.load --seconds 60 --workers 50 --pool-size 10
 
 # The fast tier: compile-only engine tests and other tests that need no database.
 unit: setup
