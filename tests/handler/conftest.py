@@ -41,9 +41,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The transaction-pooling check runs after every other test of this tier (it reads what they sent)."""
     last = [i for i in items if i.path.name == POOLING_TEST and i.path.parent == HERE]
     if last:
-        tier = [i for i in items if i not in last and HERE in i.path.parents]
-        at = items.index(tier[-1]) + 1 if tier else len(items)
         rest = [i for i in items if i not in last]
+        tier = [n for n, i in enumerate(rest) if HERE in i.path.parents]
+        at = tier[-1] + 1 if tier else len(rest)
         items[:] = rest[:at] + last + rest[at:]
 
 
