@@ -374,7 +374,12 @@ def running_stack() -> Iterator[dict[str, Any]]:
             if pool_size:
                 bouncer = pooler.Pooler.start(cluster.port, pool_size=pool_size, folder=HOME / "pgbouncer")
                 log(f"{pooler.version()} on {bouncer.url_base}, transaction pooling (log: {bouncer.log})")
-                stack.callback(bouncer.stop)
+
+                def stop_pooler() -> None:
+                    log("stopping PgBouncer")
+                    bouncer.stop()
+
+                stack.callback(stop_pooler)
         moto, moto_port = start_moto()
 
         def stop_moto() -> None:
