@@ -25,13 +25,13 @@ from tests.support.pinning import KINDS, Recorder, recording
 
 # The fewest statements of each kind a run of the whole tier sends (a run sends several times these).
 COVERAGE = {
-    "begin with local statement_timeout": 1000,
+    "begin with local statement_timeout": 600,
     "SELECT": 1000,
     "INSERT": 100,
     "UPDATE": 30,
     "DELETE": 5,
     "transaction advisory lock": 3,
-    "commit": 300,
+    "commit": 400,
 }
 assert set(COVERAGE) == set(KINDS)
 
