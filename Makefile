@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/layers/engine:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-north-1
 
-.PHONY: setup lock hooks dev test unit lint format typecheck bench migrate adopt-check token dev-admin openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
+.PHONY: setup lock hooks dev test test-pooled test-pooled-subset load unit lint format typecheck bench migrate adopt-check token dev-admin openapi build test-build deploy migrate-aws bootstrap-admin smoke smoke-local
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,22 @@ dev: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The handler tier with DATABASE_URL through PgBouncer in transaction pooling mode, as through RDS Proxy.
+test-pooled: setup
+	DATAAPI_TEST_POOLER=1 $(PY) -m pytest tests/handler
+
+# What .ci/run runs through the pooler (the whole tier takes 10-13 min on a 2-core machine, this about 35 s):
+# parallel mixed requests from the gateway's worker processes, the front end's reads and write flows,
+# creates/updates/deletes on an adopted database, and the check of every statement they send.
+POOLED_SUBSET := tests/handler/test_gateway_parallel.py tests/handler/test_get_items_front_end.py \
+  tests/handler/test_frontend_files.py tests/handler/test_adopted_rows.py tests/handler/test_transaction_pooling.py
+test-pooled-subset: setup
+	DATAAPI_TEST_POOLER=1 $(PY) -m pytest $(POOLED_SUBSET)
+
+# 50 worker processes, the front end's mixed requests, through a pooler allowing 10 server connections, 60 s.
+load: setup
+	$(PY) -m devtools.load --seconds 60 --workers 50 --pool-size 10
 
 # The fast tier: compile-only engine tests and other tests that need no database.
 unit: setup

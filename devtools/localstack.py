@@ -22,6 +22,8 @@
   the demo rows reference, and it starts empty otherwise.
 - The API on http://127.0.0.1:8080, routed as template.yaml routes it (devtools/gateway.py), each
   function in up to DEV_WORKERS_PER_FUNCTION (4) worker processes, as parallel Lambda containers.
+- DEV_POOLER=1: the functions reach the demo cluster through PgBouncer in transaction pooling mode
+  (devtools/pooler.py; DEV_POOLER_SIZE server connections, default 10), as through RDS Proxy.
 Ctrl-C or SIGTERM stops everything it started.
 """
 
@@ -42,7 +44,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from devtools import localpool
+from devtools import localpool, pooler
 from devtools.pgcluster import Cluster, _as_postgres, free_port, pg_bin
 from devtools.template import TEMPLATE, load_template, parameter_values, resolve
 
@@ -352,6 +354,11 @@ def running_stack() -> Iterator[dict[str, Any]]:
     bucket = files_bucket()
     with contextlib.ExitStack() as stack:
         existing = os.environ.get("DATABASE_URL")  # an operator's copy (docs/adoption.md)
+        pool_size, bouncer = pooler.dev_pool_size(), None  # DEV_POOLER=1: through PgBouncer
+        if existing and pool_size:
+            raise SystemExit(
+                f"{pooler.DEV_ENV}=1 serves the demo cluster; unset DATABASE_URL or {pooler.DEV_ENV}"
+            )
         if existing:
             url = existing
             log("serving DATABASE_URL: migrating it to head, loading no demo data")
@@ -365,6 +372,15 @@ def running_stack() -> Iterator[dict[str, Any]]:
 
             stack.callback(stop_database)
             prepare_database(url)
+            if pool_size:
+                bouncer = pooler.Pooler.start(cluster.port, pool_size=pool_size, folder=HOME / "pgbouncer")
+                log(f"{pooler.version()} on {bouncer.url_base}, transaction pooling (log: {bouncer.log})")
+
+                def stop_pooler() -> None:
+                    log("stopping PgBouncer")
+                    bouncer.stop()
+
+                stack.callback(stop_pooler)
         moto, moto_port = start_moto()
 
         def stop_moto() -> None:
@@ -380,7 +396,7 @@ def running_stack() -> Iterator[dict[str, Any]]:
         endpoint = f"http://127.0.0.1:{moto_port}"
         cognito = create_cognito(endpoint)
         pool = populate_pool(url, endpoint, cognito["user_pool_id"], {} if existing else DEMO_USERS)
-        env = set_environment(url, moto_port, cognito)
+        env = set_environment(bouncer.url(DATABASE) if bouncer else url, moto_port, cognito)
         from devtools import cognito_triggers
         from devtools.gateway import LOCAL_TRIGGERS
 
@@ -420,6 +436,9 @@ def running_stack() -> Iterator[dict[str, Any]]:
             "client_id": cognito["client_id"],
             "database_url": url,
             "pgdata": None if existing else str(PGDATA),
+            "pooler": None
+            if bouncer is None
+            else {"url": env["DATABASE_URL"], "pool_size": bouncer.pool_size},
             "password_book": str(PASSWORD_BOOK),
             "pool": {"restored": pool.restored, "created": pool.created, "unlinked": pool.unlinked},
         }
@@ -438,6 +457,10 @@ def banner(state: dict[str, Any]) -> str:
     else:
         database = f"""  PostgreSQL  {state["database_url"]}
               data in {state["pgdata"]} (kept between runs)"""
+    if state.get("pooler"):
+        database += f"""
+  PgBouncer   {state["pooler"]["url"]}
+              the functions' DATABASE_URL: transaction pooling, {state["pooler"]["pool_size"]} server connections"""
     bucket = f"files bucket {state['files_bucket']}"
     bucket += (
         ", empty: stored photo URLs of that bucket are signed, their files are not here"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh machine: .venv (Python 3.12), PostgreSQL binaries, the SAM CLI and checkov
-# in venvs of their own.
+# Idempotent set-up for a fresh machine: .venv (Python 3.12), PostgreSQL and PgBouncer binaries, the SAM CLI
+# and checkov in venvs of their own.
 # Each part is skipped when its stamp matches its locked inputs, so `make dev` / `make test` stay quick.
 # Quiet when all is well: installer output is shown only when a step fails.
 set -euo pipefail
@@ -37,6 +37,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   quietly $SUDO apt-get update -qq
   quietly env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql
+fi
+
+# 2b. PgBouncer (`make test-pooled`, `make load`, DEV_POOLER=1 make dev run one in front of the cluster).
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "setup: installing PgBouncer" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  quietly $SUDO apt-get update -qq
+  quietly env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pgbouncer
 fi
 
 # 3. The SAM CLI, kept apart: it pins boto3 exactly and would drag the project venv backwards.

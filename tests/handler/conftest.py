@@ -4,13 +4,18 @@ Cognito with that database (`directory`, `world`) and an adopted Flask database 
 Handlers are invoked in-process with API Gateway REST (v1 proxy) events built from the base event
 `events/rest_event.json` and request bodies in `bodies/` (see support.py). Each test gets its own
 freshly migrated database (the `api_env` fixture of the parent conftest points DATABASE_URL at
-it), inserts the rows it needs and commits them for real.
+it, through PgBouncer with DATAAPI_TEST_POOLER=1), inserts the rows it needs and commits them for real.
+
+Every statement the layer's connections send during the tier is recorded (`sent_statements`);
+test_transaction_pooling.py, moved to the end of the tier, fails on any that would pin an RDS Proxy
+connection or break under PgBouncer's transaction pooling.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine
@@ -18,13 +23,41 @@ from sqlalchemy import Engine, create_engine
 from dataapi.db import engine as dbmod
 from dataapi.models import Role, User
 from dataapi.settings import get_settings
+from devtools.pooler import Pooler
+from tests.conftest import through_pooler
 from tests.fixtures.legacy import adopted_for_the_layer
 from tests.handler.session_support import World, make_world
 from tests.handler.support import CALLER_EMAIL, CALLER_SUB, Db
 from tests.support.cognito import Directory, start_directory
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.pinning import Recorder, recording
 
 _legacy_names = itertools.count()
+HERE = Path(__file__).parent
+POOLING_TEST = "test_transaction_pooling.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The transaction-pooling check runs after every other test of this tier (it reads what they sent)."""
+    last = [i for i in items if i.path.name == POOLING_TEST and i.path.parent == HERE]
+    if last:
+        rest = [i for i in items if i not in last]
+        tier = [n for n, i in enumerate(rest) if HERE in i.path.parents]
+        at = tier[-1] + 1 if tier else len(rest)
+        items[:] = rest[:at] + last + rest[at:]
+
+
+@pytest.fixture(scope="session")
+def sent_statements() -> Iterator[Recorder]:
+    """Every statement the layer's connections send from the first test of this tier on."""
+    with recording() as recorder:
+        yield recorder
+
+
+@pytest.fixture(autouse=True)
+def _recorded(request: pytest.FixtureRequest, sent_statements: Recorder) -> None:
+    """Counts the tests run while recording, per module (the check knows whether the whole tier ran)."""
+    sent_statements.tests[str(request.path.relative_to(HERE))] += 1
 
 
 @pytest.fixture
@@ -64,9 +97,14 @@ def world(db: Db, directory: Directory) -> World:
 
 
 @pytest.fixture
-def legacy_db(pg, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """The Flask backend's database with legacy rows, adopted (upgraded to head); the layer uses it."""
+def legacy_db(pg, pooler: Pooler | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The Flask backend's database with legacy rows, adopted (upgraded to head); the layer uses it
+    (through the pooler with DATAAPI_TEST_POOLER=1)."""
     engine = adopted_for_the_layer(pg, monkeypatch, f"legacy{next(_legacy_names)}")
+    if pooler is not None:
+        monkeypatch.setenv("DATABASE_URL", through_pooler(str(engine.url), pooler))
+        get_settings.cache_clear()
+        dbmod.dispose_engine()
     yield engine
     engine.dispose()
     dbmod.dispose_engine()
