@@ -216,7 +216,7 @@ def _kept(session: Session, files: Files, auth: Authorizer, keys: list[str]) -> 
     """The keys a row the caller may not update still uses (in whatever form the row stores it).
 
     One statement per file column for all the keys: the rows holding a key itself are found by
-    the column's index (`?|` on the JSONB list's GIN index, `= ANY` on text); rows of the old
+    the column's index (`?` per key on the JSONB list's GIN index; `= ANY` on text); rows of the old
     backend holding URLs are found by one scan of the column's values that are not keys (a
     `://`, a leading `/` or a percent-escape), narrowed to those whose last path segment is one of
     the keys' or that hold a percent-escape. Every candidate is then decoded (files.object_key)
@@ -232,10 +232,8 @@ def _kept(session: Session, files: Files, auth: Authorizer, keys: list[str]) -> 
             if col.file is None:
                 continue
             column = model.table.c[col.key]
-            found = (
-                select(pk)
-                .where(_indexed(column, keys, many=col.file.many))
-                .union(select(pk).where(_legacy(column, names, many=col.file.many)))
+            found = _indexed(pk, column, keys, many=col.file.many).union(
+                select(pk).where(_legacy(column, names, many=col.file.many))
             )
             owners: dict[str, list[Any]] = {}
             rows: list[Any] = list(session.scalars(select(model.cls).where(pk.in_(found))))
@@ -247,10 +245,15 @@ def _kept(session: Session, files: Files, auth: Authorizer, keys: list[str]) -> 
     return kept
 
 
-def _indexed(column: Any, keys: list[str], *, many: bool) -> Any:
-    """Rows holding one of `keys` as stored (a key): an index lookup."""
+def _indexed(pk: Any, column: Any, keys: list[str], *, many: bool) -> Any:
+    """The ids of rows holding one of `keys` as stored (a key). A JSONB list is probed once per
+    key through its GIN index (`? key`): with hundreds of keys the planner reads `?|` as a
+    sequential scan that tests every key against every row."""
     sent = bindparam("keys", keys, type_=ARRAY(Text))
-    return column.op("?|")(sent) if many else column == any_(sent)
+    if not many:
+        return select(pk).where(column == any_(sent))
+    each = func.unnest(sent).table_valued("key").render_derived(name="k")
+    return select(pk).select_from(each).join(column.table, column.op("?")(each.c.key))
 
 
 _NOT_A_KEY = r'://|%|^\s*"?\s*/|"\s*/'  # a URL, a percent-escape or a leading slash, in the value's text
