@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import boto3
 import pytest
 
 from dataapi.errors import WrongValueType
@@ -48,6 +49,9 @@ def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
         monkeypatch.delenv(name, raising=False)
+    # boto3's default session keeps the credentials it resolved first (another test's, when the
+    # local stack's helpers made it): a session of this test's own.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     filesmod._s3.cache_clear()
     yield
     filesmod._s3.cache_clear()
