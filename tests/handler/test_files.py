@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sqlalchemy import text
 
+from dataapi.db import wire
 from dataapi.models import Item, Role, User
 from dataapi.settings import get_settings
 from dataapi.storage import files as filesmod
@@ -786,3 +787,35 @@ def test_a_picture_stored_as_a_url_still_protects_its_object(s3: Any, people: Pe
 
     assert reply.status == 400, reply.envelope
     assert exists(s3, key)
+
+
+def test_the_rows_using_many_keys_are_found_by_one_statement_per_file_column(
+    s3: Any, people: People, db: Db
+) -> None:
+    """GIVEN 300 keys, one used by another user's picture stored as a URL and one by an item
+    WHEN a Buyer deletes them all THEN that picture's key is refused (400 naming its entry), found
+    with the rest by one statement per file column, the same count as for one key."""
+    keys = [put(s3, f"PurchaseAppReact/many/{i}.jpg") for i in range(298)]
+    theirs = put(s3, "profiles_pictures/cia/many.png")
+    image = put(s3, "PurchaseAppReact/many/item.jpg")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text('UPDATE "User" SET profile_picture = :u WHERE id = :id'),
+            {"u": forms(theirs)["virtual-hosted regional"], "id": people.other_buyer.user_id},
+        )
+    db.add(Item(article_number="2512-300", images=[image]))
+
+    _CONNECTING = ("select pg_catalog.version()", "select current_schema()", "show ")  # a new connection's
+
+    def owner_lookups(urls: list[str]) -> tuple[Reply, int]:
+        with wire.watched() as seen:
+            reply = delete(urls, people.buyer)
+        return reply, len([s for s in seen if not s.lower().startswith(_CONNECTING)])
+
+    many, statements = owner_lookups([*keys, image, theirs])
+    assert many.status == 400, many.envelope
+    assert "/urls/299: a row you may not change still uses it" in many.message
+    assert "/urls/298" not in many.message
+    one, once = owner_lookups([keys[0]])
+    assert one.status == 200, one.envelope
+    assert statements == once == 3, (statements, once)  # the caller, then one per file column

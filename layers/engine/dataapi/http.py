@@ -58,13 +58,17 @@ def status_of(exc: ApiError) -> int:
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:
-    """The parsed body: valid JSON, valid text, nested at most MAX_BODY_DEPTH levels."""
+    """The parsed body: at most MAX_BODY_BYTES, valid JSON, valid text, nested at most
+    MAX_BODY_DEPTH levels. The size is checked first: parsing holds many times the body in objects."""
     if not app.current_event.body:
         raise MalformedRequest("The request needs a JSON body.", at="/", detail="EmptyBody")
+    raw: Any = app.current_event.body
+    limit = get_settings().max_body_bytes
+    if app.current_event.is_base64_encoded:
+        _check_size(len(raw) // 4 * 3 - 2, limit)  # at most the decoded size, before decoding
+        raw = app.current_event.decoded_body
+    _check_size(len(raw) if isinstance(raw, bytes) else _utf8_size(raw, limit), limit)
     try:
-        raw: Any = app.current_event.body
-        if app.current_event.is_base64_encoded:
-            raw = app.current_event.decoded_body
         body = json.loads(raw)
     except RecursionError:
         limit = get_settings().max_body_depth
@@ -75,6 +79,18 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         raise MalformedRequest("The request body is not valid JSON.", at="/", detail="InvalidJSON") from None
     check_body(body)
     return body
+
+
+def _utf8_size(text: str, limit: int) -> int:
+    """The text's size in UTF-8; a text of more characters than `limit` is over it already."""
+    return len(text) if len(text) > limit else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise LimitExceeded.of(
+            f"The request body has {size} bytes; split it into smaller requests", limit, "/", "body_bytes"
+        )
 
 
 def optional_json_body(app: APIGatewayRestResolver) -> Any:

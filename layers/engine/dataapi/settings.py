@@ -27,6 +27,11 @@ class Settings(BaseModel):
     max_rows_per_list: int = Field(5000, gt=0)
     max_rows_touched: int = Field(10_000, gt=0)
     max_depth: int = Field(8, gt=0)
+    # The raw body, checked before it is parsed: json.loads of N bytes holds many times N in objects.
+    max_body_bytes: int = Field(2 * 1024 * 1024, gt=0)
+    # delete-image-url: S3's DeleteObjects takes at most 1,000 keys in one call.
+    max_file_urls: int = Field(500, gt=0, le=1000)
+    max_upload_entries: int = Field(100, gt=0)  # generate-presigned-url: each answer ~0.6 KB
     # Request shape limits, checked before any SQL (dataapi.limits).
     max_body_depth: int = Field(64, gt=0)
     max_filter_conditions: int = Field(200, gt=0)
@@ -120,6 +125,9 @@ ENV_NAMES = {
     "max_rows_per_list": "MAX_ROWS_PER_LIST",
     "max_rows_touched": "MAX_ROWS_TOUCHED",
     "max_depth": "MAX_DEPTH",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "max_file_urls": "MAX_FILE_URLS",
+    "max_upload_entries": "MAX_UPLOAD_ENTRIES",
     "max_body_depth": "MAX_BODY_DEPTH",
     "max_filter_conditions": "MAX_FILTER_CONDITIONS",
     "max_filter_depth": "MAX_FILTER_DEPTH",

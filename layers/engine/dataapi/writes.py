@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from dataapi.errors import MalformedRequest, NotFound
 from dataapi.mutate.apply import NewRows, Writer
-from dataapi.mutate.bounds import Budget
+from dataapi.mutate.bounds import Budget, check_actions, check_new_rows
 from dataapi.mutate.interfaces import RowHook
-from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch
+from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch, raw_members
 from dataapi.mutate.values import Context, Limits, RowValues, validate_rows, validate_values
 from dataapi.query.parse import parse_filters, parse_requested
+from dataapi.query.serialize import guard_size
 from dataapi.query.validate import BoolOp, Fields, check_fields, validate_fields, validate_filters
 from dataapi.reads import read_back
 from dataapi.registry import ModelInfo, Registry
@@ -94,7 +95,9 @@ class CreatePlan:
             read_back(session, m.model, m.fields, ids, self.settings) if m.fields else ["{}"] * len(ids)
             for m, ids in zip(self.members, created, strict=True)
         ]
-        return _result(bodies, [m.reference for m in self.members], "created", writer, batch=self.batch)
+        return _result(
+            bodies, [m.reference for m in self.members], "created", writer, self.settings, batch=self.batch
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,9 @@ class UpdatePlan:
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 ids = writer.update(m.model, m.values, filters, first=m.first, at=at)
             bodies.append(read_back(session, m.model, m.fields, ids, self.settings) if m.fields else [])
-        return _result(bodies, [m.reference for m in self.members], "updated", writer, batch=self.batch)
+        return _result(
+            bodies, [m.reference for m in self.members], "updated", writer, self.settings, batch=self.batch
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +150,16 @@ class DeletePlan:
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 writer.delete(m.model, filters, first=m.first, also_do=m.also_do, at=at)
         references = [m.reference for m in self.members]
-        return _result([[] for _ in self.members], references, "deleted", writer, batch=self.batch)
+        return _result(
+            [[] for _ in self.members], references, "deleted", writer, self.settings, batch=self.batch
+        )
 
 
 WritePlan = CreatePlan | UpdatePlan | DeletePlan
 
 
 def plan_create(raw: Any, registry: Registry, settings: Settings) -> CreatePlan:
+    _count_new_rows(raw, registry, settings, "create")
     batch = parse_batch(CreateRequest, raw, settings.max_batch)
     ctx = _context(settings)
     members = []
@@ -165,6 +173,7 @@ def plan_create(raw: Any, registry: Registry, settings: Settings) -> CreatePlan:
 
 
 def plan_update(raw: Any, registry: Registry, settings: Settings, *, missing_ok: bool = False) -> UpdatePlan:
+    _count_new_rows(raw, registry, settings, "update")
     batch = parse_batch(UpdateRequest, raw, settings.max_batch)
     ctx = _context(settings)
     members = []
@@ -181,6 +190,7 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, *, missing_ok:
 
 
 def plan_delete(raw: Any, registry: Registry, settings: Settings) -> DeletePlan:
+    _count_new_rows(raw, registry, settings, "delete")
     batch = parse_batch(DeleteRequest, raw, settings.max_batch)
     ctx = _context(settings)
     members = []
@@ -201,6 +211,27 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> DeletePlan:
         first = req.deletion == "delete_first"
         members.append(DeleteMember(req.reference or req.model_name, base, model, filters, also_do, first))
     return DeletePlan(members, batch.is_batch, settings)
+
+
+def _count_new_rows(raw: Any, registry: Registry, settings: Settings, kind: str) -> None:
+    """Members, lists and new rows counted in the raw JSON before a member is parsed or a row
+    validated (dataapi.mutate.bounds.check_new_rows): a refused body costs a walk over it, never
+    the rows it would have built."""
+    tally = Budget(settings.max_rows_touched)
+    sizes = {"rows_per_list": settings.max_rows_per_list, "depth": settings.max_depth}
+    for item, base in raw_members(raw, settings.max_batch):
+        name = item.get("model_name") if isinstance(item, dict) else None
+        model = registry.models.get(name) if isinstance(name, str) else None
+        if model is None:
+            continue  # malformed: the parser names it
+        at = base + "/object_values"
+        values = item.get("object_values")
+        if kind == "create":
+            check_new_rows(model, values, at, tally, **sizes)
+        elif kind == "update":
+            check_actions(model, values, at, tally, **sizes)
+        elif isinstance(values, dict):
+            check_actions(model, values.get("also_do"), at + "/also_do", tally, **sizes)
 
 
 def _context(settings: Settings) -> Context:
@@ -248,10 +279,19 @@ def _fields(model: ModelInfo, requested: list | None, base: str) -> Fields | Non
 
 
 def _result(
-    bodies: list[list[str]], references: list[str], verb: str, writer: Writer, *, batch: bool
+    bodies: list[list[str]],
+    references: list[str],
+    verb: str,
+    writer: Writer,
+    settings: Settings,
+    *,
+    batch: bool,
 ) -> Result:
+    """The answer, within MAX_RESPONSE_BYTES (the request's transaction is rolled back when not)."""
     parts = ["[" + ",".join(rows) + "]" for rows in bodies]
     body = "[" + ",".join(parts) + "]" if batch else parts[0]
+    advice = "ask for fewer fields with 'requested_data', or split the request"
+    guard_size(body, settings.max_response_bytes, at="/requested_data" if not batch else "/", advice=advice)
     names = ", ".join(dict.fromkeys(references))
     count("RowsWritten", writer.budget.used)
     return Result(201, f"{names} {verb}!", body, rows=writer.budget.used)

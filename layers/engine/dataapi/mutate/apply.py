@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import MANYTOONE, ONETOMANY, Session
 
 from dataapi.errors import NotFound
-from dataapi.mutate.bounds import Budget, precount
+from dataapi.mutate.bounds import Budget, bounded, guarded, precount, refuse_if_over
 from dataapi.mutate.interfaces import RowHook, WriteAuthorizer
 from dataapi.mutate.linking import Linker, no_match, only_plain_links
 from dataapi.mutate.matching import matching_ids
@@ -138,21 +138,19 @@ class Writer:
         self, model: ModelInfo, values: RowValues, filters: BoolOp | None, *, first: bool, at: str
     ) -> list[Any]:
         ids_query = matching_ids(model, filters, first=first)
-        pk = model.table.c[model.pk.key]
         self.session.flush()
         if not values.actions and model.name not in self.hooks:
             if values.columns:
-                stmt = update(model.table).where(pk.in_(ids_query)).values(values.columns).returning(pk)
-                ids = sorted(self.session.scalars(stmt), reverse=True)  # the default order, id DESC
+                ids = self._update_guarded(model, values.columns, ids_query, first=first, at=at)
                 self.session.expire_all()
             else:
-                ids = list(self.session.scalars(ids_query))
+                ids = list(self.session.scalars(bounded(ids_query, self.budget, first=first)))
             self._found(model, ids, at)
             return ids
+        if model.name not in self.hooks and all(self._set_based(a) for a in values.actions):
+            return self._update_set_based(model, values, ids_query, first=first, at=at)
         if not first:
             precount(self.session, ids_query, self.budget, at)
-        if model.name not in self.hooks and all(self._set_based(a) for a in values.actions):
-            return self._update_set_based(model, values, ids_query, at)
         objects = self.load(model, ids_query)
         self._found(model, [getattr(o, model.pk.key) for o in objects], at)
         for obj in objects:
@@ -181,7 +179,22 @@ class Writer:
             )
         return False
 
-    def _update_set_based(self, model: ModelInfo, values: RowValues, ids_query: Any, at: str) -> list[Any]:
+    def _update_guarded(
+        self, model: ModelInfo, columns: dict[str, Any], ids_query: Any, *, first: bool, at: str
+    ) -> list[Any]:
+        """One UPDATE of the matched rows' columns, which changes nothing when more rows match
+        than the budget has left (dataapi.mutate.bounds.guarded); their ids, id DESC."""
+        pk = model.table.c[model.pk.key]
+        ids_in, fits = guarded(ids_query, self.budget, first=first)
+        stmt = update(model.table).where(pk.in_(ids_in), *fits).values(columns).returning(pk)
+        ids = sorted(self.session.scalars(stmt), reverse=True)  # the default order, id DESC
+        if not ids:
+            refuse_if_over(self.session, ids_query, self.budget, at, first=first)
+        return ids
+
+    def _update_set_based(
+        self, model: ModelInfo, values: RowValues, ids_query: Any, *, first: bool, at: str
+    ) -> list[Any]:
         """One UPDATE (columns and many-to-one keys) and one INSERT per child table.
 
         Same checks, errors and order as row by row: the update's own 404 before a link's,
@@ -192,19 +205,17 @@ class Writer:
         for action in links:
             rows = found[id(action)]
             if not rows:
-                self._found(model, list(self.session.scalars(ids_query)), at)
+                self._found(
+                    model, list(self.session.scalars(bounded(ids_query, self.budget, first=first))), at
+                )
                 raise no_match(action)
             target = action.rel.target
             for local, remote in action.rel.pairs:
                 keys[local.key] = getattr(rows[0], target.mapper.get_property_by_column(remote).key)
-        pk = model.table.c[model.pk.key]
         if values.columns or keys:
-            stmt = (
-                update(model.table).where(pk.in_(ids_query)).values({**values.columns, **keys}).returning(pk)
-            )
-            ids = sorted(self.session.scalars(stmt), reverse=True)  # the default order, id DESC
+            ids = self._update_guarded(model, {**values.columns, **keys}, ids_query, first=first, at=at)
         else:
-            ids = list(self.session.scalars(ids_query))
+            ids = list(self.session.scalars(bounded(ids_query, self.budget, first=first)))
         self._found(model, ids, at)
         children: dict[str, tuple[ModelInfo, list[dict[str, Any]]]] = {}
         for i, row_id in enumerate(ids):
@@ -271,7 +282,10 @@ class Writer:
             self.session.execute(delete(model.table).where(pk.in_(ids)))
         else:
             self.session.flush()
-            ids = list(self.session.scalars(delete(model.table).where(pk.in_(ids_query)).returning(pk)))
+            ids_in, fits = guarded(ids_query, self.budget, first=first)
+            ids = list(self.session.scalars(delete(model.table).where(pk.in_(ids_in), *fits).returning(pk)))
+            if not ids:
+                refuse_if_over(self.session, ids_query, self.budget, at, first=first)
             self._found(model, ids, at)
         # Rows deleted set-based (and their cascades) must not linger in the identity map.
         self.session.expire_all()
@@ -333,8 +347,7 @@ class Writer:
                 setattr(obj, key, created)
 
     def _through(self, obj: Any, action: Through) -> None:
-        current = getattr(obj, action.rel.key)
-        related = list(current) if action.rel.uselist else [current] if current is not None else []
+        related = self.links.related(obj, action.rel, action.at)
         self.budget.spend(len(related), action.at)
         for r in related:
             if self.auth is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, inspect, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, func, inspect, literal, select, union_all
+from sqlalchemy.orm import Session, with_parent
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dataapi.errors import NotFound
@@ -39,6 +39,7 @@ class Linker:
         self.rows = rows
         self._linked: dict[int, list[Any]] = {}  # link action -> its rows, found once per request
         self._prefetched: dict[int, list[Any]] = {}  # link action -> rows looked up ahead, not yet used
+        self._over: dict[int, int] = {}  # link action -> its bounded count, over the budget: nothing loaded
 
     # ---- links looked up ahead, set-based ----------------------------------------------------
 
@@ -70,25 +71,70 @@ class Linker:
         return found
 
     def _lookup(self, actions: list[Link]) -> dict[int, list[Any]]:
-        """The rows each link action matches (same target model), in one statement."""
+        """The rows each link action matches (same target model), in one statement.
+
+        An `all_link` to-many finds at most one more id than the budget has left, counted in the
+        same statement (a window count): when that is over, none of its rows is loaded and the
+        action is marked `Over`, whose count the link spends, refusing where it always did."""
         target = actions[0].rel.target
+        left = max(self.budget.limit - self.budget.used, 0)
         parts = []
         for k, action in enumerate(actions):
             # A to-one holds one row: only the first match is linked (and gets also_do).
             first = action.first or not action.rel.uselist
-            ids = matching_ids(target, self._readable(target, action), first=first).subquery()
-            parts.append(select(literal(k).label("k"), ids.c[0].label("id")))
+            ids = matching_ids(target, self._readable(target, action), first=first)
+            if first:
+                found = ids.subquery()
+                parts.append(select(literal(k).label("k"), found.c[0].label("id"), literal(0).label("n")))
+            else:
+                found = ids.limit(left + 1).subquery()
+                n = func.count().over().label("n")
+                parts.append(select(literal(k).label("k"), found.c[0].label("id"), n))
         matched = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
         mapped_pk = getattr(target.cls, target.pk.key)
         query = (
-            select(matched.c.k, target.cls)
-            .join(target.cls, mapped_pk == matched.c.id)
-            .order_by(matched.c.k, mapped_pk.desc())
+            select(matched.c.k, matched.c.n, target.cls)
+            .outerjoin(target.cls, and_(mapped_pk == matched.c.id, matched.c.n <= left))
+            .order_by(matched.c.k, matched.c.id.desc())
         )
-        found: dict[int, list[Any]] = {id(a): [] for a in actions}
-        for k, row in self.session.execute(query):
-            found[id(actions[k])].append(row)
-        return found
+        found_rows: dict[int, list[Any]] = {id(a): [] for a in actions}
+        for k, n, row in self.session.execute(query):
+            key = id(actions[k])
+            if n > left:
+                self._over[key] = n
+            else:
+                found_rows[key].append(row)
+        return found_rows
+
+    def related(self, obj: Any, rel: RelationshipInfo, at: str) -> list[Any]:
+        """The rows `obj` holds through `rel`, refused (LimitExceeded at `at`) before loading when
+        more than the budget has left: a to-many not yet loaded is read with at most one more id
+        than that, counted in the same statement, instead of loading the whole collection."""
+        state = inspect(obj)
+        if not rel.uselist or rel.key not in state.unloaded or not state.persistent:
+            current = getattr(obj, rel.key)
+            return list(current) if rel.uselist else [current] if current is not None else []
+        target = rel.target
+        left = max(self.budget.limit - self.budget.used, 0)
+        pk = target.table.c[target.pk.key]
+        ids = (
+            select(pk)
+            .where(with_parent(obj, getattr(type(obj), rel.key)))
+            .order_by(pk.desc())
+            .limit(left + 1)
+            .subquery()
+        )
+        counted = select(ids.c[0].label("id"), func.count().over().label("n")).subquery()
+        mapped_pk = getattr(target.cls, target.pk.key)
+        query = (
+            select(counted.c.n, target.cls)
+            .outerjoin(target.cls, and_(mapped_pk == counted.c.id, counted.c.n <= left))
+            .order_by(counted.c.id.desc())
+        )
+        found = self.session.execute(query).all()
+        if found and found[0].n > left:
+            self.budget.spend(found[0].n, at)  # raises: more than was left
+        return [row for _, row in found]
 
     def _readable(self, target: ModelInfo, action: Link) -> Any:
         """A link finds only rows the caller may read."""
@@ -105,6 +151,8 @@ class Linker:
             rows = self._prefetched.pop(id(action), None)
             if rows is None:
                 rows = self._lookup([action])[id(action)]
+            if id(action) in self._over:
+                self.budget.spend(self._over[id(action)], action.at)  # raises: more than was left
             if not rows:
                 if action.create_if_none is None:
                     raise no_match(action)

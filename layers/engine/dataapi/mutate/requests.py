@@ -74,6 +74,12 @@ class Batch[M: BaseModel]:
 
 def parse_batch[M: BaseModel](cls: type[M], raw: Any, max_batch: int) -> Batch[M]:
     """One request or a JSON array of them."""
+    items = raw_members(raw, max_batch)
+    return Batch([Member(parse_model(cls, item, base), base) for item, base in items], isinstance(raw, list))
+
+
+def raw_members(raw: Any, max_batch: int) -> list[tuple[Any, str]]:
+    """The requests of a body as sent, each with its pointer prefix; a batch over MAX_BATCH is refused."""
     if isinstance(raw, list):
         if not raw:
             raise MalformedRequest("The batch is empty.", at="/", detail="field=batch")
@@ -83,5 +89,5 @@ def parse_batch[M: BaseModel](cls: type[M], raw: Any, max_batch: int) -> Batch[M
                 at="/",
                 detail=f"limit=batch max={max_batch}",
             )
-        return Batch([Member(parse_model(cls, item, f"/{i}"), f"/{i}") for i, item in enumerate(raw)], True)
-    return Batch([Member(parse_model(cls, raw), "")], False)
+        return [(item, f"/{i}") for i, item in enumerate(raw)]
+    return [(raw, "")]

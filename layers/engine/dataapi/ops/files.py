@@ -13,8 +13,8 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr
-from sqlalchemy import Text, cast, literal, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Text, and_, any_, bindparam, case, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from dataapi.boundary import parse_model
@@ -22,12 +22,14 @@ from dataapi.db.engine import transaction
 from dataapi.errors import (
     BadGateway,
     BadRequest,
+    LimitExceeded,
     MalformedRequest,
     NotConfigured,
     PolicyRefusal,
     Unavailable,
 )
 from dataapi.identity.authorize import Authorizer, for_caller
+from dataapi.query.serialize import guard_size
 from dataapi.registry import default_registry
 from dataapi.result import Result
 from dataapi.settings import get_settings
@@ -70,9 +72,13 @@ def _files() -> Files:
 def presign(raw: Any, claims: dict[str, str]) -> Result:
     if not isinstance(raw, list) or not raw:
         raise MalformedRequest("The body is a non-empty list of {fileName, filePath, fileType}.", at="/")
+    settings = get_settings()
+    if len(raw) > settings.max_upload_entries:
+        raise LimitExceeded.of(
+            f"The request asks for {len(raw)} upload URLs", settings.max_upload_entries, "/", "upload_entries"
+        )
     entries = [parse_model(UploadEntry, item, f"/{i}") for i, item in enumerate(raw)]
     files = _files()
-    settings = get_settings()
     problems: list[str] = []
     seen: set[str] = set()
     declared = declared_prefixes(default_registry())
@@ -104,7 +110,9 @@ def presign(raw: Any, claims: dict[str, str]) -> Result:
     for entry in entries:
         key = f"{_folder(entry.filePath)}{_stem(entry.fileName)}-{uuid.uuid4().hex[:12]}{_EXTENSIONS.get(entry.fileType, '')}"
         body.append({"fileName": entry.fileName, "url": files.sign_put(key, entry.fileType)})
-    return Result(200, "Upload URLs signed.", json.dumps(body))
+    text = json.dumps(body)
+    guard_size(text, settings.max_response_bytes, at="/", advice="sign fewer files per request")
+    return Result(200, "Upload URLs signed.", text)
 
 
 def _folder(path: str) -> str:
@@ -117,6 +125,10 @@ def _stem(name: str) -> str:
 
 
 def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
+    urls = raw.get("urls") if isinstance(raw, dict) else None
+    limit = get_settings().max_file_urls
+    if isinstance(urls, list) and len(urls) > limit:
+        raise LimitExceeded.of(f"The request names {len(urls)} files", limit, "/urls", "file_urls")
     req = parse_model(DeleteFilesRequest, raw)
     if not req.urls:
         raise MalformedRequest("'urls' is empty.", at="/urls", detail="field=urls")
@@ -139,10 +151,11 @@ def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
     with transaction() as session:
         auth = for_caller(session, claims)
         allowed = auth.file_prefixes("delete", default_registry())
+        kept = _kept(session, files, auth, [k for k in keys if under(k, allowed)])
         for i, key in enumerate(keys):
             if not under(key, allowed):
                 problems.append(f"/urls/{i}: you may not delete under this prefix")
-            elif not _may_change_owners(session, files, auth, key):
+            elif key in kept:
                 problems.append(f"/urls/{i}: a row you may not change still uses it")
     if problems:
         raise BadRequest(
@@ -199,21 +212,70 @@ def _keys(files: Files, value: Any) -> set[str | None]:
     return {files.key(v) for v in value} if isinstance(value, list) else {files.key(value)}
 
 
-def _may_change_owners(session: Session, files: Files, auth: Authorizer, key: str) -> bool:
-    """A key no row references may go; a referenced one only if the caller may update those rows."""
+def _kept(session: Session, files: Files, auth: Authorizer, keys: list[str]) -> set[str]:
+    """The keys a row the caller may not update still uses (in whatever form the row stores it).
+
+    One statement per file column for all the keys: the rows holding a key itself are found by
+    the column's index (`?` per key on the JSONB list's GIN index; `= ANY` on text); rows of the old
+    backend holding URLs are found by one scan of the column's values that are not keys (a
+    `://`, a leading `/` or a percent-escape), narrowed to those whose last path segment is one of
+    the keys' or that hold a percent-escape. Every candidate is then decoded (files.object_key)
+    and kept only when it names one of the keys."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    names = sorted({k.rsplit("/", 1)[-1] for k in keys})
+    kept: set[str] = set()
     for model in default_registry().models.values():
+        pk = model.table.c[model.pk.key]
         for col in model.columns.values():
             if col.file is None:
                 continue
             column = model.table.c[col.key]
-            # Rows of the old backend may hold the key as a URL, percent-encoded or not: find
-            # candidates by text (the key itself, or any percent-escape), then keep those whose
-            # stored value names exactly this key once decoded (files.object_key).
-            exact = column.contains(literal([key], JSONB)) if col.file.many else column == key
-            text = cast(column, Text)
-            loose = or_(text.contains(key, autoescape=True), text.contains("%", autoescape=True))
-            candidates: list[Any] = list(session.scalars(select(model.cls).where(or_(exact, loose))))
-            owners = [o for o in candidates if key in _keys(files, getattr(o, col.key))]
-            if owners and not auth.may_change_files_of(model, col.key, owners):
-                return False
-    return True
+            found = _indexed(pk, column, keys, many=col.file.many).union(
+                select(pk).where(_legacy(column, names, many=col.file.many))
+            )
+            owners: dict[str, list[Any]] = {}
+            rows: list[Any] = list(session.scalars(select(model.cls).where(pk.in_(found))))
+            for row in rows:
+                for key in _keys(files, getattr(row, col.key)):
+                    if key is not None and key in wanted:
+                        owners.setdefault(key, []).append(row)
+            kept.update(k for k, held in owners.items() if not auth.may_change_files_of(model, col.key, held))
+    return kept
+
+
+def _indexed(pk: Any, column: Any, keys: list[str], *, many: bool) -> Any:
+    """The ids of rows holding one of `keys` as stored (a key). A JSONB list is probed once per
+    key through its GIN index (`? key`): with hundreds of keys the planner reads `?|` as a
+    sequential scan that tests every key against every row."""
+    sent = bindparam("keys", keys, type_=ARRAY(Text))
+    if not many:
+        return select(pk).where(column == any_(sent))
+    each = func.unnest(sent).table_valued("key").render_derived(name="k")
+    return select(pk).select_from(each).join(column.table, column.op("?")(each.c.key))
+
+
+_NOT_A_KEY = r'://|%|^\s*"?\s*/|"\s*/'  # a URL, a percent-escape or a leading slash, in the value's text
+
+
+def _legacy(column: Any, names: list[str], *, many: bool) -> Any:
+    """Rows holding a value that is not a key (a URL of the old backend) that may name one of the
+    keys: its last path segment is one of `names`, or it holds a percent-escape."""
+    sent = bindparam("names", names, type_=ARRAY(Text))
+
+    def names_one(value: Any) -> Any:
+        last = func.substring(func.split_part(value, "?", 1), r"[^/]*$")
+        return or_(func.strpos(value, "%") > 0, last == any_(sent))
+
+    if not many:
+        return and_(column.regexp_match(_NOT_A_KEY), names_one(column))
+    values = func.jsonb_array_elements_text(column).table_valued("value").alias("v")
+    listed = case(
+        (
+            func.jsonb_typeof(column) == "array",
+            exists(select(1).select_from(values).where(names_one(values.c.value))),
+        ),
+        else_=False,
+    )
+    return and_(cast(column, Text).regexp_match(_NOT_A_KEY), listed)
