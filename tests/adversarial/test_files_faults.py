@@ -83,3 +83,47 @@ def test_s3_faults_during_deletion_are_answered_in_the_envelope(
     assert reply.status == 200, reply.envelope
     assert reply.body == [KEY]
     assert not _still_there(s3)
+
+
+UPLOAD = {"fileName": "snapshot_1.webp", "filePath": "PurchaseAppReact", "fileType": "image/webp"}
+UNSAFE_PATHS = {
+    "CR LF": "PurchaseAppReact/a\r\nX-Injected: 1",
+    "NUL": "PurchaseAppReact/a\x00b",
+    "percent-encoded dot segment": "PurchaseAppReact/%2e%2e/profiles_pictures",
+    "full-width dot segment": "PurchaseAppReact/\uff0e\uff0e/profiles_pictures",
+    "backslash": "PurchaseAppReact\\..\\profiles_pictures",
+    "over S3's 1,024 bytes": "PurchaseAppReact/" + "x" * 1000,
+}
+
+
+@pytest.mark.parametrize("case", list(UNSAFE_PATHS))
+def test_an_upload_path_s3_or_a_reader_would_take_for_another_is_refused(s3: Any, case: str) -> None:
+    """GIVEN an upload entry whose filePath holds control characters, an escaped or full-width dot
+    segment, a backslash, or makes a key over S3's limit WHEN presigned THEN 400 naming the entry's
+    filePath, and nothing signed."""
+    reply = call("presign", [UPLOAD, {**UPLOAD, "fileName": "b.webp", "filePath": UNSAFE_PATHS[case]}])
+
+    assert reply.status == 400, reply.envelope
+    assert "/1/filePath" in reply.message
+    assert "/0/" not in reply.message
+
+
+def test_presigning_without_credentials_is_a_503_naming_s3(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a function whose credentials cannot be found (none in the environment, no instance
+    metadata) WHEN it signs an upload THEN 503 naming S3 in the envelope, not a 500."""
+    support.offline_aws(
+        monkeypatch, BUCKET, REGION, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"
+    )
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    get_settings.cache_clear()
+    filesmod._s3.cache_clear()
+    try:
+        reply = call("presign", [UPLOAD])
+    finally:
+        get_settings.cache_clear()
+        filesmod._s3.cache_clear()
+
+    assert reply.status == 503, reply.envelope
+    assert reply.server_message == "Unavailable S3 NoCredentialsError"

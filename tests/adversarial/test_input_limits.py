@@ -259,3 +259,25 @@ def test_a_relationship_action_that_is_not_a_name_is_a_400(world: World, action:
 def test_a_buyer_gets_the_same_refusals(world: World) -> None:
     refused("get_items", items(query_filters={"state": SURROGATE}), who=ANNA)
     refused("get_items", nested(2000), who=ANNA, raw=True)
+
+
+NOT_STANDARD_JSON = {
+    "NaN": '{"model_name": "Item", "object_values": {"location": NaN}}',
+    "Infinity": '{"model_name": "Item", "object_values": {"purchased_price": Infinity}}',
+    "-Infinity": '{"model_name": "Item", "object_values": {"properties": {"w": -Infinity}}}',
+    "a duplicate key": '{"model_name": "Item", "object_values": {"location": "a", "location": "b"}}',
+    "a duplicate nested key": '{"model_name": "Item", "object_values": {"properties": {"k": 1, "k": 2}}}',
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_STANDARD_JSON))
+def test_json_that_is_not_standard_is_malformed(world: World, case: str) -> None:
+    """GIVEN a body with NaN or an infinity literal, or an object naming a key twice (what sits in
+    front of the API may read another request than the API) WHEN created THEN 400 InvalidJSON,
+    nothing written."""
+    before = world.scalar('SELECT count(*) FROM "Item"')
+
+    reply = refused("create_items", NOT_STANDARD_JSON[case], raw=True)
+
+    assert reply.server_message == "MalformedRequest InvalidJSON at /"
+    assert world.scalar('SELECT count(*) FROM "Item"') == before

@@ -69,7 +69,7 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         raw = app.current_event.decoded_body
     _check_size(len(raw) if isinstance(raw, bytes) else _utf8_size(raw, limit), limit)
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json, object_pairs_hook=_unique_keys)
     except RecursionError:
         limit = get_settings().max_body_depth
         raise LimitExceeded(
@@ -79,6 +79,20 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         raise MalformedRequest("The request body is not valid JSON.", at="/", detail="InvalidJSON") from None
     check_body(body)
     return body
+
+
+def _not_json(literal: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity`, which Python's parser reads and JSON has not."""
+    raise ValueError(f"{literal} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object naming a key twice is refused: whatever sits in front of the API may read the
+    first where the API would read the last."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("duplicate key")
+    return found
 
 
 def _utf8_size(text: str, limit: int) -> int:

@@ -151,7 +151,7 @@ class Writer:
             return self._update_set_based(model, values, ids_query, first=first, at=at)
         if not first:
             precount(self.session, ids_query, self.budget, at)
-        objects = self.load(model, ids_query)
+        objects = self._load_locked(model, ids_query)  # a concurrent delete makes it a 404, not a 500
         self._found(model, [getattr(o, model.pk.key) for o in objects], at)
         for obj in objects:
             self.apply(obj, values)
@@ -238,12 +238,6 @@ class Writer:
             self.session.execute(insert(target.cls), rows)
         self.session.expire_all()
         return ids
-
-    def load(self, model: ModelInfo, ids_query: Any) -> list[Any]:
-        mapped_pk = getattr(model.cls, model.pk.key)
-        return list(
-            self.session.scalars(select(model.cls).where(mapped_pk.in_(ids_query)).order_by(mapped_pk.desc()))
-        )
 
     def any_match(self, model: ModelInfo, filters: BoolOp | None) -> bool:
         return self.session.scalars(matching_ids(model, filters, first=True)).first() is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -90,9 +91,14 @@ def presign(raw: Any, claims: dict[str, str]) -> Result:
             problems.append(
                 f"/{i}/fileType: '{entry.fileType}' is not one of {', '.join(settings.upload_types)}"
             )
+        unsafe = _unsafe_path(entry.filePath)
         segments = entry.filePath.strip().strip("/").split("/")
-        if not under(_folder(entry.filePath), declared) or any(p in ("", ".", "..") for p in segments):
+        if unsafe is not None:
+            problems.append(f"/{i}/filePath: {unsafe}")
+        elif not under(_folder(entry.filePath), declared) or any(p in ("", ".", "..") for p in segments):
             problems.append(f"/{i}/filePath: '{entry.filePath}' is not under {', '.join(declared)}")
+        elif len(_folder(entry.filePath).encode()) + _KEY_TAIL > _S3_KEY_BYTES:
+            problems.append(f"/{i}/filePath: the object key would be over S3's {_S3_KEY_BYTES} bytes")
         if not _stem(entry.fileName):
             problems.append(f"/{i}/fileName: '{entry.fileName}' has no usable characters")
     if problems:
@@ -113,6 +119,24 @@ def presign(raw: Any, claims: dict[str, str]) -> Result:
     text = json.dumps(body)
     guard_size(text, settings.max_response_bytes, at="/", advice="sign fewer files per request")
     return Result(200, "Upload URLs signed.", text)
+
+
+_S3_KEY_BYTES = 1024
+_KEY_TAIL = 80 + 1 + 12 + 5  # the stem, "-", the unique part and the longest extension
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _unsafe_path(path: str) -> str | None:
+    """Why a folder name cannot be part of a key, if it cannot: control characters (CR, LF, NUL
+    split headers and logs), escapes (`%2e%2e` is `..` once decoded), and characters that other
+    software reads as others (a full-width dot is a dot after Unicode normalisation)."""
+    if _CONTROL.search(path):
+        return "control characters are not allowed"
+    if "%" in path or "\\" in path:
+        return "'%' and '\\' are not allowed"
+    if unicodedata.normalize("NFKC", path) != path:
+        return "characters that read as others (full-width or compatibility forms) are not allowed"
+    return None
 
 
 def _folder(path: str) -> str:

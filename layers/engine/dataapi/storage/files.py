@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from dataapi.errors import WrongValueType
+from dataapi.errors import Unavailable, WrongValueType
 from dataapi.registry import ColumnInfo, Registry
 from dataapi.settings import Settings
 from dataapi.telemetry import logger
@@ -106,16 +106,26 @@ class Files:
     # ---- reads ----------------------------------------------------------------------------
 
     def sign_get(self, key: str) -> str:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.settings.get_url_seconds
-        )
+        params = {"Bucket": self.bucket, "Key": key}
+        return self._presigned("get_object", params, self.settings.get_url_seconds)
 
     def sign_put(self, key: str, content_type: str) -> str:
-        return self.client.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=self.settings.put_url_seconds,
-        )
+        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        return self._presigned("put_object", params, self.settings.put_url_seconds)
+
+    def _presigned(self, operation: str, params: dict[str, Any], seconds: int) -> str:
+        """Signing is local, but needs credentials: none found (or their endpoint unreachable) is
+        the file storage unavailable, a 503 naming S3."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=seconds)
+        except (BotoCoreError, ClientError) as exc:
+            logger.exception("S3 signing failed")
+            raise Unavailable(
+                "The file storage (S3) cannot sign URLs right now; try again shortly.",
+                detail=f"S3 {type(exc).__name__}",
+            ) from None
 
     def sign_value(self, value: Any) -> Any:
         """Stored file value -> presigned GET URL(s); values rows of the old backend stored as URLs too."""
