@@ -212,3 +212,26 @@ def test_a_database_that_accepts_and_never_answers_is_a_503_in_the_envelope(sile
     assert reply.status == 503, reply.envelope
     assert reply.envelope["server_message"] == "Unavailable DatabaseUnavailable"
     assert time.monotonic() - started < 20  # bounded: the test cannot hang (Lambda's timeout is 20 s)
+
+
+def test_a_lock_timeout_answers_503_and_writes_nothing(world: World) -> None:
+    """GIVEN a lock_timeout on the database and another transaction holding item 1's row lock WHEN an
+    update of item 1 comes THEN 503 LockTimeout in the envelope (a retry later may succeed), and
+    nothing written."""
+    name = world.engine.url.database
+    with world.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"ALTER DATABASE \"{name}\" SET lock_timeout = '100ms'"))
+    dbmod.dispose_engine()  # new connections take the database's setting
+    holder = world.engine.connect()
+    holder.execute(text('SELECT id FROM "Item" WHERE id = 1 FOR UPDATE'))
+    try:
+        reply = call("update_items", WRITES["update_items"])
+    finally:
+        holder.rollback()
+        holder.close()
+        with world.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" RESET lock_timeout'))
+
+    assert reply.status == 503, reply.envelope
+    assert reply.envelope["server_message"] == "Unavailable LockTimeout"
+    assert world.scalar('SELECT location FROM "Item" WHERE id = 1') != "after a failover"

@@ -127,3 +127,16 @@ def test_presigning_without_credentials_is_a_503_naming_s3(
 
     assert reply.status == 503, reply.envelope
     assert reply.server_message == "Unavailable S3 NoCredentialsError"
+
+
+@pytest.mark.parametrize(
+    "url", ["PurchaseAppReact/a\x00.jpg", f"https://{BUCKET}.s3.amazonaws.com/PurchaseAppReact/a%00.jpg"]
+)
+def test_a_url_with_a_nul_character_is_refused_before_any_sql(s3: Any, url: str) -> None:
+    """GIVEN a URL or key holding NUL (PostgreSQL text cannot) WHEN deleted by URL THEN 400 naming
+    its entry, and the bucket untouched."""
+    reply = call("delete_files", {"urls": [KEY, url]})
+
+    assert reply.status == 400, reply.envelope
+    assert "/urls/1" in reply.message and "/urls/0" not in reply.message
+    assert _still_there(s3)

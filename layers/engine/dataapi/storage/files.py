@@ -18,6 +18,7 @@ from dataapi.settings import Settings
 from dataapi.telemetry import logger
 
 _VIRTUAL = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PATH = re.compile(r"^s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com$")
 
 
@@ -45,8 +46,8 @@ def object_key(value: str, bucket: str, endpoint: str | None) -> str | None:
         if found != bucket:
             return None
     key = key.lstrip("/")
-    if not key or any(part in ("", ".", "..") for part in key.split("/")):
-        return None
+    if not key or any(part in ("", ".", "..") for part in key.split("/")) or _CONTROL.search(key):
+        return None  # control characters (NUL, CR, LF) name no object this application stores
     return key
 
 
