@@ -12,7 +12,18 @@ from typing import Any
 
 import pytest
 
-from tests.adversarial.support import ALL_ITEMS, ANNA, World, call, read_ids, refused
+from tests.adversarial.support import (
+    ADMIN,
+    ALL_ITEMS,
+    ANNA,
+    World,
+    call,
+    claims_of,
+    event_for,
+    invoke,
+    read_ids,
+    refused,
+)
 
 SURROGATE = "\ud800"
 
@@ -281,3 +292,14 @@ def test_json_that_is_not_standard_is_malformed(world: World, case: str) -> None
 
     assert reply.server_message == "MalformedRequest InvalidJSON at /"
     assert world.scalar('SELECT count(*) FROM "Item"') == before
+
+
+def test_a_base64_body_that_is_not_base64_is_malformed(world: World) -> None:
+    """GIVEN a body flagged base64-encoded that does not decode WHEN created THEN 400 InvalidJSON."""
+    event = event_for("create_items", "", claims_of(ADMIN), raw=True)
+    event["body"], event["isBase64Encoded"] = "not base64 at all!", True
+
+    reply = invoke("create_items", event)
+
+    assert reply.status == 400, reply.envelope
+    assert reply.server_message == "MalformedRequest InvalidJSON at /"

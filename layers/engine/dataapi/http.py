@@ -66,16 +66,17 @@ def json_body(app: APIGatewayRestResolver) -> Any:
     limit = get_settings().max_body_bytes
     if app.current_event.is_base64_encoded:
         _check_size(len(raw) // 4 * 3 - 2, limit)  # at most the decoded size, before decoding
-        raw = app.current_event.decoded_body
-    _check_size(len(raw) if isinstance(raw, bytes) else _utf8_size(raw, limit), limit)
     try:
+        if app.current_event.is_base64_encoded:
+            raw = app.current_event.decoded_body
+        _check_size(len(raw) if isinstance(raw, bytes) else _utf8_size(raw, limit), limit)
         body = json.loads(raw, parse_constant=_not_json, object_pairs_hook=_unique_keys)
     except RecursionError:
         limit = get_settings().max_body_depth
         raise LimitExceeded(
             f"The request nests too deeply (at most {limit}).", at="/", detail=f"limit=body_depth max={limit}"
         ) from None
-    except ValueError:  # also text that is not UTF-8, and integers of more than 4,300 digits
+    except ValueError:  # also bad base64, text that is not UTF-8, and integers of over 4,300 digits
         raise MalformedRequest("The request body is not valid JSON.", at="/", detail="InvalidJSON") from None
     check_body(body)
     return body
