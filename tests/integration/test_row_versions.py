@@ -16,7 +16,16 @@ from sqlalchemy import text
 from dataapi.errors import NotFound, RowChanged
 from dataapi.registry import default_registry
 from dataapi.settings import Settings
-from tests.integration.writes_support import ACTOR, call, counts, refused, rows, scalar, update_item
+from tests.integration.writes_support import (
+    ACTOR,
+    call,
+    counts,
+    refused,
+    rows,
+    scalar,
+    statements,
+    update_item,
+)
 from tests.support.engine import create, delete, read, update
 
 pytestmark = pytest.mark.db
@@ -296,3 +305,37 @@ def test_if_match_on_delete_all_is_a_400_naming_it(db_session):
     err = refused(delete, db_session, [_guarded_delete(5, 1), body])
     assert (err.status, err.at) == (400, "/1/if_match")
     assert scalar(db_session, 'SELECT count(*) FROM "Item" WHERE id IN (5, 6)') == 2
+
+
+# ---- cost ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "requested", [None, ["id", "row_version"]], ids=["no requested_data", "requested_data"]
+)
+def test_if_match_costs_one_statement_and_the_version_no_read_back(db_session, requested):
+    """An update of plain columns: the same statements with and without if_match, plus the one
+    that locks the row and reads its version; reading the new version back costs nothing more
+    than any requested field."""
+    extra = {"requested_data": requested} if requested else {}
+    with statements(db_session) as plain:
+        update_item(db_session, 10, {"location": "P"}, **extra)
+    current = version(db_session, "Item", 10)
+    with statements(db_session) as guarded:
+        call(update, db_session, _guarded_update(10, current, **extra))
+    assert len(guarded) == len(plain) + 1, (plain, guarded)
+    assert "FOR UPDATE" in guarded[0] and "row_version" in guarded[0]
+
+
+def test_creating_rows_reads_no_version_back_unasked(db_session):
+    """The ORM's INSERT brings server defaults back in its RETURNING: no statement per row."""
+    link = {"Dealer": {"query_filters": {"id": 1}, "link_type": "first_link"}}
+    rows_sent = [
+        {"article_number": f"C-{n}", "dealer": {"action": "link", "values": link}} for n in range(20)
+    ]
+    with statements(db_session) as seen:
+        call(create, db_session, {"model_name": "Item", "object_values": rows_sent})
+    inserts = [s for s in seen if s.lstrip().startswith('INSERT INTO "Item"')]
+    assert len(inserts) == 1 and '"Item".row_version' in inserts[0].split("RETURNING")[1], seen
+    assert not any(s.lstrip().startswith('SELECT "Item".row_version') for s in seen), seen  # no lazy load
+    assert len(seen) < 10, seen
