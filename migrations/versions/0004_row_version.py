@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07
 
-Lost-update protection (docs/contract.md §4.6): a client that read a row at version N may say
+Lost-update protection (docs/contract.md §4.7): a client that read a row at version N may say
 `"if_match": {"row_version": N}` on update_items or delete_items, and the write is refused (409
 RowChanged) when the row changed since.
 

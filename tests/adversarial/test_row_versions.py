@@ -1,4 +1,4 @@
-"""`if_match` through the handlers (docs/contract.md §4.6): the 409 RowChanged envelope, and a
+"""`if_match` through the handlers (docs/contract.md §4.7): the 409 RowChanged envelope, and a
 batch holding one stale member refused whole, against the seed committed to a fresh database (each
 request its own transaction, as in production)."""
 
@@ -104,3 +104,14 @@ def test_a_front_end_request_without_if_match_is_unchanged(world: World) -> None
     assert reply.status == 201, reply.envelope
     plain = {k: v for k, v in _update(8, 1, "y").items() if k != "if_match"}
     assert call("update_items", plain, ANNA).status == 201
+
+
+def test_whoever_reads_a_row_may_read_its_row_version(world: World) -> None:
+    """A Buyer reads row_version of every model it reads, its own account included (POST /api)."""
+    for model in ("Item", "Item_Note", "Item_History", "Item_Notes_Subject", "Dealer", "User", "Role"):
+        reply = call("get_items", {"model_name": model, "requested_data": ["id", "row_version"]}, ANNA)
+        assert reply.status == 200, reply.envelope
+        assert reply.body and all(isinstance(row["row_version"], int) for row in reply.body), reply.envelope
+    me = call("me", {"requested_data": ["id", "row_version", {"roles": ["role", "row_version"]}]}, ANNA)
+    assert me.status == 200, me.envelope
+    assert me.body[0]["row_version"] >= 1 and me.body[0]["roles"][0]["row_version"] >= 1

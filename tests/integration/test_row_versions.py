@@ -1,4 +1,4 @@
-"""Row versions and `if_match` (docs/contract.md §4.6, migration 0004).
+"""Row versions and `if_match` (docs/contract.md §4.7, migration 0004).
 
 On a real PostgreSQL, against tests/fixtures/seed.py, through the write and read services on
 `db_session` (rolled back after each test). The seed's own writes already moved some versions (the

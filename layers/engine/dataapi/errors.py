@@ -89,7 +89,7 @@ class Conflict(ApiError):
 
 
 class RowChanged(Conflict):
-    """`if_match` named a row version the matched row no longer has (docs/contract.md §4.6): nothing
+    """`if_match` named a row version the matched row no longer has (docs/contract.md §4.7): nothing
     was written, and the row as it is now (JSON text, a one-element list) answers in the body."""
 
     def __init__(self, message: str, *, current: str, at: str = "", detail: str = "") -> None:

@@ -1,4 +1,4 @@
-"""Lost-update protection (docs/contract.md §4.6): `"if_match": {"row_version": N}` on a
+"""Lost-update protection (docs/contract.md §4.7): `"if_match": {"row_version": N}` on a
 first_match update or a delete_first.
 
 The row the write would touch is locked FOR UPDATE and its version compared before anything is
