@@ -285,7 +285,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description=(
             "`update_type` is `first_match` (first row in the default order) or `all_matches`. "
             "`query_filters` must be non-empty unless `allow_all` is true. Nothing matched: 404. "
-            "With `if_match: {row_version: N}` (first_match only, §4.6) the matched row is written "
+            "With `if_match: {row_version: N}` (first_match only, §4.7) the matched row is written "
             "only if it is still at version N; else 409 `RowChanged` with the row as it is now in "
             "`body`, and nothing of the request is written."
         ),
@@ -312,7 +312,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description=(
             "`deletion_type` is `delete_first` or `delete_all` (the legacy spelling `delition_type` "
             "is accepted); `also_do` is applied to each row just before it is deleted. Nothing "
-            "matched: 404. With `if_match: {row_version: N}` (delete_first only, §4.6) the row is "
+            "matched: 404. With `if_match: {row_version: N}` (delete_first only, §4.7) the row is "
             "deleted only if it is still at version N; else 409 `RowChanged` with its `id` and "
             "`row_version` in `body`."
         ),
