@@ -177,6 +177,21 @@ UPDATE_FIRST_MATCH_EXAMPLE: dict[str, Any] = {
     },
     "requested_data": ["id", "state", "sold_price"],
 }
+UPDATE_IF_MATCH_EXAMPLE: dict[str, Any] = {
+    "model_name": "Item",
+    "reference": "Item",
+    "update_type": "first_match",
+    "query_filters": {"id": 1874},
+    "if_match": {"row_version": 3},
+    "object_values": {"valuation": 950},
+    "requested_data": ["id", "valuation", "row_version"],
+}
+DELETE_IF_MATCH_EXAMPLE: dict[str, Any] = {
+    "model_name": "Item_Note",
+    "reference": "Note",
+    "if_match": {"row_version": 2},
+    "object_values": {"query_filters": {"id": 42}, "deletion_type": "delete_first"},
+}
 DELETE_EXAMPLE: dict[str, Any] = {
     "model_name": "Item_Note",
     "reference": "Note",
@@ -269,7 +284,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         summary="Update the first or all matching rows (docs/contract.md §4.2)",
         description=(
             "`update_type` is `first_match` (first row in the default order) or `all_matches`. "
-            "`query_filters` must be non-empty unless `allow_all` is true. Nothing matched: 404."
+            "`query_filters` must be non-empty unless `allow_all` is true. Nothing matched: 404. "
+            "With `if_match: {row_version: N}` (first_match only, §4.7) the matched row is written "
+            "only if it is still at version N; else 409 `RowChanged` with the row as it is now in "
+            "`body`, and nothing of the request is written."
         ),
         tag="data",
         success=201,
@@ -280,7 +298,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "first_match": {
                 "summary": "Mark the first matching Item sold and record its history",
                 "value": UPDATE_FIRST_MATCH_EXAMPLE,
-            }
+            },
+            "if_match": {
+                "summary": "Change the valuation only if nobody changed the Item since version 3",
+                "value": UPDATE_IF_MATCH_EXAMPLE,
+            },
         },
         success_body=[{"id": 1874, "state": "Completed", "sold_price": 900}],
     ),
@@ -290,7 +312,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description=(
             "`deletion_type` is `delete_first` or `delete_all` (the legacy spelling `delition_type` "
             "is accepted); `also_do` is applied to each row just before it is deleted. Nothing "
-            "matched: 404."
+            "matched: 404. With `if_match: {row_version: N}` (delete_first only, §4.7) the row is "
+            "deleted only if it is still at version N; else 409 `RowChanged` with its `id` and "
+            "`row_version` in `body`."
         ),
         tag="data",
         success=201,
@@ -299,6 +323,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body="batch",
         examples={
             "deletion_type": {"summary": "Delete one note by id", "value": DELETE_EXAMPLE},
+            "if_match": {
+                "summary": "Delete the note only if it is still at version 2",
+                "value": DELETE_IF_MATCH_EXAMPLE,
+            },
             "legacy": {
                 "summary": "Legacy `delition_type`, with a relative time",
                 "value": DELETE_LEGACY_EXAMPLE,
@@ -443,7 +471,9 @@ ERRORS: list[tuple[str, int, str, str, str]] = [
     (
         "Conflict",
         409,
-        "A unique or foreign-key conflict, naming the field and value.",
+        "A unique or foreign-key conflict, naming the field and value; or `RowChanged`: an `if_match` "
+        "named a `row_version` the row no longer has, nothing was written, and `body` holds the row "
+        "as it is now (its `requested_data`, else its `id` and `row_version`).",
         "The value 'anna@beyo.se' for field 'email' already exists.",
         "Conflict UniqueViolation field=email constraint=User_email_key",
     ),

@@ -269,3 +269,58 @@ def test_the_link_or_create_lock_is_keyed_on_what_the_filter_means() -> None:
     assert _key({"$or": [{"subject": "Twins"}, {"id": 1}]}) == _key(
         {"$or": [{"id": 1}, {"subject": "Twins"}]}
     )
+
+
+def _version(world: World, item: int) -> int:
+    return world.scalar('SELECT row_version FROM "Item" WHERE id = :i', i=item)
+
+
+def _if_match_update(item: int, expected: int, n: int) -> writes.WritePlan:
+    return _update(
+        {
+            "model_name": "Item",
+            "query_filters": {"id": item},
+            "update_type": "first_match",
+            "object_values": {"location": f"writer {n}"},
+            "if_match": {"row_version": expected},
+        }
+    )
+
+
+def test_concurrent_updates_with_the_same_if_match_answer_one_201_and_409s(
+    world: World, api_env: str
+) -> None:
+    """GIVEN item 4 at version N WHEN ten Buyers send, at once, an update with if_match N (each
+    its own location), for five rounds THEN exactly one answers 201, the others 409 RowChanged,
+    the row went to N+1 once per round and holds the one winner's location."""
+    answers: Counter[int | str] = Counter()
+    for _ in range(ROUNDS):
+        expected = _version(world, 4)
+        statuses = _at_once(api_env, [(_if_match_update(4, expected, n), ANNA) for n in range(PARALLEL)])
+        answers.update(statuses)
+        assert Counter(statuses) == {201: 1, 409: PARALLEL - 1}, statuses
+        assert _version(world, 4) == expected + 1
+        winner = statuses.index(201)
+        assert world.scalar('SELECT location FROM "Item" WHERE id = 4') == f"writer {winner}"
+    assert answers == {201: ROUNDS, 409: ROUNDS * (PARALLEL - 1)}, answers
+
+
+def test_concurrent_deletes_with_the_same_if_match_answer_one_201_and_409s_or_404s(
+    world: World, api_env: str
+) -> None:
+    """GIVEN a fresh item at version N WHEN ten Buyers send, at once, delete_first with if_match N
+    THEN exactly one answers 201 and the others 404 (the row is gone, as without if_match); none
+    is a 500 and none deletes anything else."""
+    for _ in range(ROUNDS):
+        item = _new_item(world)
+        expected = _version(world, item)
+        body = {
+            "model_name": "Item",
+            "if_match": {"row_version": expected},
+            "object_values": {"query_filters": {"id": item}, "deletion_type": "delete_first"},
+        }
+        plan = writes.plan_delete(body, default_registry(), get_settings())
+        items = world.scalar('SELECT count(*) FROM "Item"')
+        statuses = _at_once(api_env, [(plan, ANNA)] * PARALLEL)
+        assert Counter(statuses) == {201: 1, 404: PARALLEL - 1}, statuses
+        assert world.scalar('SELECT count(*) FROM "Item"') == items - 1

@@ -170,16 +170,20 @@ def headers_of(response: dict[str, Any]) -> dict[str, str]:
 
 def check_envelope(envelope: Any, status: int, extras: Collection[str] = EXTRA_KEYS) -> None:
     """The envelope every response has: exactly the four keys (plus allowed `extras`), the status,
-    a readable message, a list body; an error has an empty body and says what went wrong in
-    `server_message`, a success leaves it empty."""
+    a readable message, a list body; an error has an empty body (but a 409 RowChanged, whose body
+    is the row as it is now: one row) and says what went wrong in `server_message`, a success
+    leaves it empty."""
     assert isinstance(envelope, dict), envelope
     assert ENVELOPE_KEYS <= set(envelope) <= ENVELOPE_KEYS | set(extras), sorted(envelope)
     assert envelope["status"] == status, envelope
     assert isinstance(envelope["message"], str) and envelope["message"].strip(), envelope
     assert isinstance(envelope["body"], list), envelope
     assert isinstance(envelope["server_message"], str), envelope
-    if status >= 400:
+    if status == 409 and envelope["server_message"].startswith("RowChanged "):
+        assert len(envelope["body"]) == 1 and isinstance(envelope["body"][0], dict), envelope
+    elif status >= 400:
         assert envelope["body"] == [], envelope
+    if status >= 400:
         assert envelope["server_message"], "the machine-oriented detail is never empty on errors"
     else:
         assert envelope["server_message"] == "", envelope

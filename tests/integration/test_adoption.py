@@ -145,6 +145,29 @@ def test_legacy_values_are_converted_as_documented(adopted):
     assert tuple(defaults) == (0, 0)
 
 
+def test_adopted_rows_start_at_row_version_1_and_count_their_updates(adopted):
+    """Migration 0004 on the Flask backend's rows: every model's row holds version 1 (the
+    counters' backfill of 0002 ran before the column existed), and the trigger counts from there."""
+    engine, _ = adopted
+    tables = (
+        "User",
+        "Role",
+        "Dealer",
+        "Dealer_History",
+        "Dealer_Notes",
+        "Item",
+        "Item_History",
+        "Item_Note",
+        "Item_Notes_Subject",
+    )
+    with engine.connect() as conn:
+        found = {t: conn.scalar(text(f'SELECT array_agg(DISTINCT row_version) FROM "{t}"')) for t in tables}
+        bumped = conn.scalar(text('UPDATE "Item" SET location = location WHERE id = 1 RETURNING row_version'))
+        conn.rollback()
+    assert found == {table: [1] for table in tables}
+    assert bumped == 2
+
+
 # --- pre-flight ------------------------------------------------------------------------------------
 
 REFUSALS = {

@@ -331,7 +331,7 @@ def test_given_a_migrated_database_when_downgraded_to_base_and_upgraded_then_the
     upgrade(fresh_db)
     assert schema_diff(engine) == []
     with engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
 
 
 # --- the data sets load on this schema ----------------------------------------------------------------

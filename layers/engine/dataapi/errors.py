@@ -12,6 +12,8 @@ def pointer(*parts: object) -> str:
 
 class ApiError(Exception):
     status: ClassVar[int] = 500
+    body: str = "[]"
+    """The envelope's `body` (JSON text) when this error answers: empty, unless a class says otherwise."""
 
     def __init__(self, message: str, *, at: str = "", detail: str = "") -> None:
         super().__init__(message)
@@ -84,6 +86,15 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status = 409
+
+
+class RowChanged(Conflict):
+    """`if_match` named a row version the matched row no longer has (docs/contract.md §4.7): nothing
+    was written, and the row as it is now (JSON text, a one-element list) answers in the body."""
+
+    def __init__(self, message: str, *, current: str, at: str = "", detail: str = "") -> None:
+        super().__init__(message, at=at, detail=detail)
+        self.body = current
 
 
 class BadGateway(ApiError):

@@ -41,12 +41,14 @@ def respond(app: APIGatewayRestResolver, result: Result) -> Response:
     return Response(result.status, _JSON, text, headers={"X-Request-Id": rid})
 
 
-def _error(app: APIGatewayRestResolver, status: int, message: str, server_message: str) -> Response:
+def _error(
+    app: APIGatewayRestResolver, status: int, message: str, server_message: str, body: str = "[]"
+) -> Response:
     rid = request_id(app)
     return Response(
         status,
         _JSON,
-        envelope(status, message, "[]", server_message, request_id=rid),
+        envelope(status, message, body, server_message, request_id=rid),
         headers={"X-Request-Id": rid},
     )
 
@@ -199,7 +201,7 @@ def create_app() -> APIGatewayRestResolver:
             logger.error("request failed", extra={"error": exc.server_message})
         else:
             logger.info("request refused", extra={"status": status, "error": exc.server_message})
-        return _error(app, status, exc.message, exc.server_message)
+        return _error(app, status, exc.message, exc.server_message, exc.body)
 
     @app.exception_handler(DBAPIError)
     def _db_error(exc: DBAPIError) -> Response:

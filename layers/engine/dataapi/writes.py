@@ -8,10 +8,12 @@ Cognito users).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -20,8 +22,16 @@ from dataapi.errors import MalformedRequest, NotFound
 from dataapi.mutate.apply import NewRows, Writer
 from dataapi.mutate.bounds import Budget, check_actions, check_new_rows
 from dataapi.mutate.interfaces import RowHook
-from dataapi.mutate.requests import CreateRequest, DeleteRequest, UpdateRequest, parse_batch, raw_members
+from dataapi.mutate.requests import (
+    CreateRequest,
+    DeleteRequest,
+    IfMatch,
+    UpdateRequest,
+    parse_batch,
+    raw_members,
+)
 from dataapi.mutate.values import Context, Limits, RowValues, validate_rows, validate_values
+from dataapi.mutate.versions import LockedRow, expect_version
 from dataapi.query.parse import parse_filters, parse_requested
 from dataapi.query.serialize import guard_size
 from dataapi.query.validate import BoolOp, Fields, check_fields, validate_fields, validate_filters
@@ -58,6 +68,7 @@ class UpdateMember:
     filters: BoolOp | None  # as asked; the caller's row rule is added when the plan runs
     fields: Fields | None
     first: bool
+    if_match: int | None = None  # the row_version the matched row must have (mutate.versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,7 @@ class DeleteMember:
     filters: BoolOp | None
     also_do: RowValues | None
     first: bool
+    if_match: int | None = None
 
     @property
     def at(self) -> str:
@@ -120,6 +132,15 @@ class UpdatePlan:
         bodies = []
         for m, filters in zip(self.members, allowed, strict=True):
             at = m.base + "/query_filters"
+            if m.if_match is not None:
+                filters = expect_version(
+                    session,
+                    m.model,
+                    filters,
+                    m.if_match,
+                    at=m.base + "/if_match",
+                    current=partial(_current, session, m.model, m.fields, settings=self.settings),
+                )
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 ids = writer.update(m.model, m.values, filters, first=m.first, at=at)
             bodies.append(read_back(session, m.model, m.fields, ids, self.settings) if m.fields else [])
@@ -147,6 +168,15 @@ class DeletePlan:
                 auth.check_not_own_account(m.model, filters, m.at + "/query_filters", writer.any_match)
         for m, filters in zip(self.members, allowed, strict=True):
             at = m.at + "/query_filters"
+            if m.if_match is not None:
+                filters = expect_version(
+                    session,
+                    m.model,
+                    filters,
+                    m.if_match,
+                    at=m.base + "/if_match",
+                    current=partial(_current, session, m.model, None, settings=self.settings),
+                )
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 writer.delete(m.model, filters, first=m.first, also_do=m.also_do, at=at)
         references = [m.reference for m in self.members]
@@ -185,7 +215,8 @@ def plan_update(raw: Any, registry: Registry, settings: Settings, *, missing_ok:
         fields = _fields(model, req.requested_data, base)
         reference = req.reference or req.model_name
         first = req.update_type == "first_match"
-        members.append(UpdateMember(reference, base, model, values, filters, fields, first))
+        if_match = _if_match(req.if_match, first=first, at=base + "/if_match", needs="first_match")
+        members.append(UpdateMember(reference, base, model, values, filters, fields, first, if_match))
     return UpdatePlan(members, batch.is_batch, settings, missing_ok)
 
 
@@ -209,7 +240,10 @@ def plan_delete(raw: Any, registry: Registry, settings: Settings) -> DeletePlan:
         also = req.object_values.also_do
         also_do = validate_values(model, also, at + "/also_do", ctx, creating=False) if also else None
         first = req.deletion == "delete_first"
-        members.append(DeleteMember(req.reference or req.model_name, base, model, filters, also_do, first))
+        if_match = _if_match(req.if_match, first=first, at=base + "/if_match", needs="delete_first")
+        members.append(
+            DeleteMember(req.reference or req.model_name, base, model, filters, also_do, first, if_match)
+        )
     return DeletePlan(members, batch.is_batch, settings)
 
 
@@ -232,6 +266,26 @@ def _count_new_rows(raw: Any, registry: Registry, settings: Settings, kind: str)
             check_actions(model, values, at, tally, **sizes)
         elif isinstance(values, dict):
             check_actions(model, values.get("also_do"), at + "/also_do", tally, **sizes)
+
+
+def _if_match(if_match: IfMatch | None, *, first: bool, at: str, needs: str) -> int | None:
+    """The row_version an `if_match` expects; it names one row, so only a first-match write takes it."""
+    if if_match is None:
+        return None
+    if not first:
+        raise MalformedRequest(
+            f"'if_match' names one row's version: it needs \"{needs}\".", at=at, detail="field=if_match"
+        )
+    return if_match.row_version
+
+
+def _current(
+    session: Session, model: ModelInfo, fields: Fields | None, row: LockedRow, settings: Settings
+) -> str:
+    """A RowChanged answer's body: the row's requested data as it is now, else its id and version."""
+    if fields is not None:
+        return "[" + ",".join(read_back(session, model, fields, [row.id], settings)) + "]"
+    return json.dumps([{model.pk.key: row.id, "row_version": row.row_version}])
 
 
 def _context(settings: Settings) -> Context:

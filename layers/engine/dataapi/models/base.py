@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlalchemy import DateTime, MetaData, text
+from sqlalchemy import DateTime, FetchedValue, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
     # Engine-facing declarations, read by dataapi.registry; every model states its own.
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id",)
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "row_version")
     """Columns the server owns: values sent by clients are ignored on create and update."""
     __caller_stamped__: ClassVar[tuple[str, ...]] = ()
     """Columns stamped with the caller's username on create, whatever the client sent."""
@@ -43,6 +43,12 @@ class Base(DeclarativeBase):
     """Names accepted on writes but never stored, read or filtered (User.password goes to Cognito)."""
     __file_fields__: ClassVar[dict[str, FileField]] = {}
     """Columns holding S3 object keys: stored canonical, read back as presigned GET URLs."""
+
+    # Every model's row version (migration 0004): 1 on insert, +1 on every update, kept by a
+    # trigger whatever a statement sends. The ORM never writes it (server_onupdate) and reads it
+    # back with the INSERT's RETURNING; after an UPDATE it is expired, loaded only if read.
+    # Mapped after each model's own columns, as the migration appends it.
+    row_version: Mapped[int] = mapped_column(server_default=text("1"), server_onupdate=FetchedValue())
 
 
 TIMESTAMP = DateTime(timezone=True)

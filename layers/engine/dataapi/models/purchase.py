@@ -31,7 +31,7 @@ Items_Notes = LinkTable(
 
 class User(Base):
     __tablename__ = "User"
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "cognito_sub", "tokens_valid_after")
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "row_version", "cognito_sub", "tokens_valid_after")
     # The React client's upload folders are the defaults; FILE_PREFIXES overrides them per deployment.
     __file_fields__: ClassVar[dict[str, FileField]] = {
         "profile_picture": FileField(False, ("profiles_pictures/",))
@@ -71,7 +71,13 @@ class Role(Base):
 class Dealer(Base):
     __tablename__ = "Dealer"
     # The counters are maintained by PostgreSQL triggers (migration 0002): never written by clients.
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at", "purchased_count", "item_count")
+    __server_managed__: ClassVar[tuple[str, ...]] = (
+        "id",
+        "row_version",
+        "created_at",
+        "purchased_count",
+        "item_count",
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dealer_type: Mapped[str | None] = mapped_column(String(80), index=True)
@@ -110,7 +116,7 @@ class Dealer_History(Base):
 
 class Dealer_Notes(Base):
     __tablename__ = "Dealer_Notes"
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at")
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "row_version", "created_at")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str | None] = mapped_column(String(200))
@@ -123,7 +129,11 @@ class Dealer_Notes(Base):
 
 class Item_Notes_Subject(Base):
     __tablename__ = "Item_Notes_Subject"
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "notes_counter")  # triggers of migration 0002
+    __server_managed__: ClassVar[tuple[str, ...]] = (
+        "id",
+        "row_version",
+        "notes_counter",
+    )  # triggers of migration 0002
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -151,7 +161,7 @@ class Item_Note(Base):
 
 class Item(Base):
     __tablename__ = "Item"
-    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "created_at")
+    __server_managed__: ClassVar[tuple[str, ...]] = ("id", "row_version", "created_at")
     __caller_stamped__: ClassVar[tuple[str, ...]] = ("created_by",)
     __file_fields__: ClassVar[dict[str, FileField]] = {"images": FileField(True, ("PurchaseAppReact/",))}
 

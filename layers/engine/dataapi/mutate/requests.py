@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from dataapi.boundary import parse_model
 from dataapi.errors import LimitExceeded, MalformedRequest
@@ -20,6 +20,14 @@ class CreateRequest(BaseModel):
     reference: str | None = None
 
 
+class IfMatch(BaseModel):
+    """`"if_match": {"row_version": N}`: write only if the matched row is still at version N."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row_version: StrictInt = Field(gt=0, le=2_147_483_647)  # a PostgreSQL integer
+
+
 class UpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +38,7 @@ class UpdateRequest(BaseModel):
     requested_data: RequestedData | None = None
     reference: str | None = None
     allow_all: StrictBool = False
+    if_match: IfMatch | None = None
 
 
 DeletionType = Literal["delete_first", "delete_all"]
@@ -52,6 +61,7 @@ class DeleteRequest(BaseModel):
     object_values: DeleteValues
     reference: str | None = None
     allow_all: StrictBool = False
+    if_match: IfMatch | None = None
 
     @property
     def deletion(self) -> DeletionType | None:
