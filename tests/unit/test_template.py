@@ -38,7 +38,7 @@ ORIGIN = {"Fn::Sub": "'${AllowedOrigin}'"}
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": ORIGIN,
     "Access-Control-Allow-Credentials": "'true'",
-    "Access-Control-Allow-Headers": "'Content-Type,Authorization'",
+    "Access-Control-Allow-Headers": "'Content-Type,Authorization,Idempotency-Key'",
 }
 
 
@@ -123,7 +123,7 @@ def test_every_gateway_response_renders_its_own_status(template: dict[str, Any],
         assert response.headers == {
             "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Credentials": "true",
-            "Access-Control-Allow-Headers": "Content-Type,Authorization",
+            "Access-Control-Allow-Headers": "Content-Type,Authorization,Idempotency-Key",
         }
 
 
@@ -131,7 +131,7 @@ def test_cors_and_preflight_without_authorizer(api: dict[str, Any]) -> None:
     cors = api["Cors"]
     assert cors["AllowOrigin"] == ORIGIN  # one exact origin per stage, never '*'
     assert cors["AllowCredentials"] is True
-    assert cors["AllowHeaders"] == "'Content-Type,Authorization'"
+    assert cors["AllowHeaders"] == "'Content-Type,Authorization,Idempotency-Key'"
     auth = api["Auth"]
     assert auth["AddDefaultAuthorizerToCorsPreflight"] is False
     assert auth["DefaultAuthorizer"] == "CognitoAuthorizer"

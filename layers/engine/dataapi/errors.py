@@ -86,6 +86,16 @@ class Conflict(ApiError):
     status = 409
 
 
+class IdempotencyKeyInProgress(Conflict):
+    """A request with the same idempotency key is still running, past the statement timeout."""
+
+
+class IdempotencyKeyReused(ApiError):
+    """An idempotency key sent again with a different request body."""
+
+    status = 422
+
+
 class BadGateway(ApiError):
     """A service we call (S3) refused in a way a retry will not fix."""
 
