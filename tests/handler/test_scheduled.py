@@ -94,7 +94,8 @@ def test_the_schedule_in_the_template_is_this_input():
     from devtools.template import load_template
 
     update = load_template(ROOT / "template.yaml")["Resources"]["UpdateItemsFunction"]["Properties"]
-    assert json.loads(update["Events"]["FlagDelayedDeliveries"]["Properties"]["Input"]) == TEMPLATE_INPUT
+    sent = json.loads(update["Events"]["FlagDelayedDeliveries"]["Properties"]["Input"])
+    assert sent == {"run_id": "<aws.scheduler.execution-id>", **TEMPLATE_INPUT}
 
 
 # ---- run_id: exactly-once runs (docs/contract.md §8) ----------------------------------------------

@@ -284,16 +284,21 @@ def test_scheduled_runs_have_inputs_delivery_retries_and_a_failure_queue(templat
     from dataapi.writes import plan_update
 
     update = template["Resources"]["UpdateItemsFunction"]["Properties"]
-    schedules = {k: e for k, e in update["Events"].items() if e["Type"] == "Schedule"}
-    assert schedules
+    schedules = {k: e for k, e in update["Events"].items() if e["Type"] == "ScheduleV2"}
+    assert {"FlagDelayedDeliveries", "ExpireIdempotencyKeys"} <= set(schedules)
     for name, schedule in schedules.items():
         props = schedule["Properties"]
-        assert props["Enabled"] is False, name  # examples ship disabled
         # Delivery failures land in the stack's encrypted queue (tests/unit/test_template_operations.py).
         assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and props["DeadLetterConfig"] == {
             "Arn": {"Fn::GetAtt": ["ScheduledRunFailures", "Arn"]}
         }
         request = json.loads(props["Input"])
+        if "housekeeping" in request:  # enabled: it only removes expired idempotency keys
+            assert request == {"housekeeping": "idempotency"} and props["State"] == "ENABLED", name
+            continue
+        assert props["State"] == "DISABLED", name  # example updates ship disabled
+        # Each run carries the id EventBridge Scheduler gives it: a run delivered twice applies once.
+        assert request.pop("run_id") == "<aws.scheduler.execution-id>", name
         plan_update(request, default_registry(), Settings())  # a valid update request
         assert "$now" in json.dumps(request["query_filters"]), datetime.now(
             UTC
