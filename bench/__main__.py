@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import built, imports, reads, trips, writes
+from bench import built, idempotency, imports, reads, trips, writes
 from bench.harness import database
 
 
@@ -40,6 +40,7 @@ def main() -> None:
             rows += reads.run(args.runs)
             rows += trips.run(args.runs, url)
             rows += writes.run(args.runs)
+            rows += idempotency.run(args.runs)
     width = max(len(r[0]) for r in rows)
     for name, cost, speed in rows:
         print(f"{name:<{width}}  {cost}" + (f"  |  {speed}" if speed else ""))

@@ -87,6 +87,7 @@ class Operation:
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
     success_body: list[Any] = field(default_factory=list)
     success_extra: dict[str, Any] = field(default_factory=dict)
+    keyed: bool = False  # takes an Idempotency-Key (docs/contract.md §4.6)
 
     @property
     def schema_name(self) -> str:
@@ -278,6 +279,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             },
         },
         success_body=[_ROW],
+        keyed=True,
     ),
     ("POST", "/api/schemes/update_items"): Operation(
         operation_id="update_items",
@@ -287,7 +289,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "`query_filters` must be non-empty unless `allow_all` is true. Nothing matched: 404. "
             "With `if_match: {row_version: N}` (first_match only, §4.7) the matched row is written "
             "only if it is still at version N; else 409 `RowChanged` with the row as it is now in "
-            "`body`, and nothing of the request is written."
+            "`body`, and nothing of the request is written. "
+            "The same function runs scheduled updates (not over HTTP): their input is this request "
+            "with a top-level `run_id` beside its keys, run once per `run_id` (docs/contract.md §8)."
         ),
         tag="data",
         success=201,
@@ -305,6 +309,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             },
         },
         success_body=[{"id": 1874, "state": "Completed", "sold_price": 900}],
+        keyed=True,
     ),
     ("POST", "/api/schemes/delete_items"): Operation(
         operation_id="delete_items",
@@ -332,6 +337,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "value": DELETE_LEGACY_EXAMPLE,
             },
         },
+        keyed=True,
     ),
     ("POST", "/api/login"): Operation(
         operation_id="login",
@@ -416,6 +422,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         component="DeleteFilesRequest",
         examples={"delete": {"summary": "Delete one uploaded image", "value": DELETE_FILES_EXAMPLE}},
         success_body=["PurchaseAppReact/2512-0042/front-1a2b3c4d5e6f.jpg"],
+        keyed=True,
     ),
 }
 
@@ -487,6 +494,36 @@ ERRORS: list[tuple[str, int, str, str, str]] = [
 ]
 
 
+# Idempotency keys (docs/contract.md §4.6): the header a keyed route takes, the header of a replay,
+# and the error only keyed requests meet (409 IdempotencyKeyInProgress is among the 409s above).
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+KEYED_ERRORS: list[tuple[str, int, str, str, str]] = [
+    (
+        "IdempotencyKeyReused",
+        422,
+        "The `Idempotency-Key` was sent before with a different body: nothing ran; send a new key.",
+        "This Idempotency-Key was used with a different request body; send a new key.",
+        "IdempotencyKeyReused field=Idempotency-Key",
+    ),
+]
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": IDEMPOTENCY_KEY,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Optional. 1-255 visible ASCII characters (else 400). The first 2xx answer for this key "
+        "(per caller and route) is stored with the write and replayed, without running anything, "
+        "to the same key and body for IDEMPOTENCY_TTL_HOURS (24), with `Idempotent-Replayed: true` "
+        "and the replay's own request_id. Another body: 422. While the first request runs, a second "
+        "waits for it, or answers 409 `IdempotencyKeyInProgress` past the statement timeout. "
+        "Answers that are not 2xx are not stored (docs/contract.md §4.6)."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "example": "7f3a9c1e-0b6c-4c11-9d35-3f1e2a7b9c01",
+}
+
+
 # ---- building ---------------------------------------------------------------------------------
 
 
@@ -545,9 +582,12 @@ def _success(op: Operation) -> dict[str, Any]:
     example = _envelope_example(
         op.success, op.success_message, copy.deepcopy(op.success_body), **op.success_extra
     )
+    headers = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
+    if op.keyed:
+        headers[REPLAYED] = {"$ref": f"#/components/headers/{REPLAYED}"}
     return {
         "description": op.success_message,
-        "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+        "headers": headers,
         "content": {"application/json": {"schema": _ref("Envelope"), "example": example}},
     }
 
@@ -556,7 +596,7 @@ def _error_responses(template: dict[str, Any]) -> dict[str, Any]:
     gateway = gateway_responses(template)
     rejected = json.loads(gateway_response(gateway, "UNAUTHORIZED").render(EXAMPLE_REQUEST_ID))
     out: dict[str, Any] = {}
-    for name, status, description, message, server_message in ERRORS:
+    for name, status, description, message, server_message in ERRORS + KEYED_ERRORS:
         if status == 403:
             example = {**rejected, "status": 403}
         else:
@@ -615,12 +655,15 @@ def build(template_path: Path | str = TEMPLATE) -> dict[str, Any]:
                 "tags": [op.tag],
                 "security": [{SECURITY_SCHEME: []}] if route.authorized else [],
             }
-            if params := _path_parameters(route.path):
+            params = _path_parameters(route.path)
+            if op.keyed:
+                params.append({"$ref": f"#/components/parameters/{IDEMPOTENCY_KEY}"})
+            if params:
                 operation["parameters"] = params
             if (body := _request_body(op)) is not None:
                 operation["requestBody"] = body
             responses = {str(op.success): _success(op)}
-            for name, status, *_ in ERRORS:
+            for name, status, *_ in ERRORS + (KEYED_ERRORS if op.keyed else []):
                 responses[str(status)] = {"$ref": f"#/components/responses/{name}"}
             operation["responses"] = dict(sorted(responses.items()))
             path = re.sub(r"\{([^}]+)\+\}", r"{\1}", route.path)
@@ -658,11 +701,19 @@ def build(template_path: Path | str = TEMPLATE) -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "responses": _error_responses(template),
+            "parameters": {IDEMPOTENCY_KEY: IDEMPOTENCY_PARAMETER},
             "headers": {
                 "X-Request-Id": {
                     "description": "The request id, also in the envelope's `request_id` and the logs.",
                     "schema": {"type": "string"},
-                }
+                },
+                REPLAYED: {
+                    "description": (
+                        "`true` on the stored answer of an earlier request with the same "
+                        "`Idempotency-Key`, replayed (absent otherwise)."
+                    ),
+                    "schema": {"type": "string", "enum": ["true"]},
+                },
             },
             "securitySchemes": {
                 SECURITY_SCHEME: {

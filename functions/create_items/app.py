@@ -3,7 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi.http import claims, create_app, json_body, respond
+from dataapi.http import claims, create_app, idempotency_key, json_body, respond
 from dataapi.ops.items import create_items
 from dataapi.telemetry import logger, metrics, tracer
 
@@ -13,7 +13,7 @@ app = create_app()
 @app.post("/api/schemes/create_items")
 @tracer.capture_method
 def create_items_route():
-    return respond(app, create_items(claims=claims(app), raw=json_body(app)))
+    return respond(app, create_items(claims=claims(app), key=idempotency_key(app), raw=json_body(app)))
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi.http import claims, create_app, json_body, respond
+from dataapi.http import claims, create_app, idempotency_key, json_body, respond
 from dataapi.ops import files as file_ops
 from dataapi.telemetry import logger, metrics, tracer
 
@@ -19,7 +19,9 @@ def presign_route():
 @app.post("/api/delete-image-url")
 @tracer.capture_method
 def delete_route():
-    return respond(app, file_ops.delete_by_url(claims=claims(app), raw=json_body(app)))
+    return respond(
+        app, file_ops.delete_by_url(claims=claims(app), key=idempotency_key(app), raw=json_body(app))
+    )
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

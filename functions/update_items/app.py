@@ -6,7 +6,7 @@ Also the target of scheduled batch updates (docs/contract.md §8): an event with
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataapi.http import claims, create_app, json_body, respond
+from dataapi.http import claims, create_app, idempotency_key, json_body, respond
 from dataapi.ops import scheduled
 from dataapi.ops.items import update_items
 from dataapi.telemetry import logger, metrics, tracer
@@ -17,7 +17,7 @@ app = create_app()
 @app.post("/api/schemes/update_items")
 @tracer.capture_method
 def update_items_route():
-    return respond(app, update_items(claims=claims(app), raw=json_body(app)))
+    return respond(app, update_items(claims=claims(app), key=idempotency_key(app), raw=json_body(app)))
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

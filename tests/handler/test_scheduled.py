@@ -94,4 +94,75 @@ def test_the_schedule_in_the_template_is_this_input():
     from devtools.template import load_template
 
     update = load_template(ROOT / "template.yaml")["Resources"]["UpdateItemsFunction"]["Properties"]
-    assert json.loads(update["Events"]["FlagDelayedDeliveries"]["Properties"]["Input"]) == TEMPLATE_INPUT
+    sent = json.loads(update["Events"]["FlagDelayedDeliveries"]["Properties"]["Input"])
+    assert sent == {"run_id": "<aws.scheduler.execution-id>", **TEMPLATE_INPUT}
+
+
+# ---- run_id: exactly-once runs (docs/contract.md §8) ----------------------------------------------
+
+
+def test_given_a_run_id_when_the_run_is_delivered_twice_then_it_applies_once_and_replays(handler):
+    lambda_handler, engine = handler
+    sent = {"run_id": "d32c5kddcf5bb8c3", **TEMPLATE_INPUT}
+    first = lambda_handler(json.loads(json.dumps(sent)), scheduled_context())
+    assert first == {
+        "status": 201,
+        "message": "Flag delayed deliveries updated!",
+        "rows": 4,
+        "run_id": "d32c5kddcf5bb8c3",
+    }
+    after = states(engine)
+    with engine.begin() as conn:  # back in transit: a second run would flag them again
+        conn.execute(text("""UPDATE "Item" SET state = 'In-Transit' WHERE state = 'Delayed'"""))
+    again = lambda_handler(json.loads(json.dumps(sent)), scheduled_context())
+    assert again == {**first, "replayed": True}  # the first run's summary, not a run of its own
+    assert {i for i, s in states(engine).items() if s == "Delayed"} == set()
+    assert after != states(engine)
+    # Another run id is another run.
+    other = lambda_handler({**sent, "run_id": "e11f0aa9"}, scheduled_context())
+    assert other["rows"] == 4 and "replayed" not in other
+
+
+def test_given_a_run_id_whose_run_failed_when_retried_then_it_runs(handler, monkeypatch):
+    from sqlalchemy.exc import DBAPIError
+
+    from dataapi.db.sqlstate import sqlstate
+    from dataapi.settings import get_settings
+
+    lambda_handler, engine = handler
+    sent = {"run_id": "retry-me", **TEMPLATE_INPUT}
+    monkeypatch.setenv("STATEMENT_TIMEOUT_MS", "300")
+    get_settings.cache_clear()
+    with engine.connect() as holder:  # a row the run must change is locked: the run times out
+        holder.begin()
+        holder.execute(text("""SELECT id FROM "Item" WHERE state = 'In-Transit' FOR UPDATE"""))
+        with pytest.raises(DBAPIError) as failed:
+            lambda_handler(json.loads(json.dumps(sent)), scheduled_context())
+        holder.rollback()
+    assert sqlstate(failed.value) == "57014"  # the statement timeout: rolled back, raised for a retry
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM dataapi.idempotency")).scalar_one() == 0
+    retried = lambda_handler(json.loads(json.dumps(sent)), scheduled_context())
+    assert retried["rows"] == 4 and "replayed" not in retried
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("run_id", [7, "", "has space", "x" * 256])
+def test_given_a_malformed_run_id_then_the_run_is_refused_before_any_write(handler, run_id):
+    from dataapi.errors import MalformedRequest
+
+    lambda_handler, engine = handler
+    before = states(engine)
+    with pytest.raises(MalformedRequest) as refused:
+        lambda_handler({"run_id": run_id, **TEMPLATE_INPUT}, scheduled_context())
+    assert refused.value.at == "/run_id"
+    assert states(engine) == before
+
+
+def test_given_a_housekeeping_event_of_another_shape_then_it_is_refused(handler):
+    from dataapi.errors import MalformedRequest
+
+    lambda_handler, _ = handler
+    for sent in ({"housekeeping": "everything"}, {"housekeeping": "idempotency", "model_name": "Item"}):
+        with pytest.raises(MalformedRequest):
+            lambda_handler(sent, scheduled_context())

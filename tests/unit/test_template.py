@@ -38,7 +38,7 @@ ORIGIN = {"Fn::Sub": "'${AllowedOrigin}'"}
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": ORIGIN,
     "Access-Control-Allow-Credentials": "'true'",
-    "Access-Control-Allow-Headers": "'Content-Type,Authorization'",
+    "Access-Control-Allow-Headers": "'Content-Type,Authorization,Idempotency-Key'",
 }
 
 
@@ -123,7 +123,7 @@ def test_every_gateway_response_renders_its_own_status(template: dict[str, Any],
         assert response.headers == {
             "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Credentials": "true",
-            "Access-Control-Allow-Headers": "Content-Type,Authorization",
+            "Access-Control-Allow-Headers": "Content-Type,Authorization,Idempotency-Key",
         }
 
 
@@ -131,7 +131,7 @@ def test_cors_and_preflight_without_authorizer(api: dict[str, Any]) -> None:
     cors = api["Cors"]
     assert cors["AllowOrigin"] == ORIGIN  # one exact origin per stage, never '*'
     assert cors["AllowCredentials"] is True
-    assert cors["AllowHeaders"] == "'Content-Type,Authorization'"
+    assert cors["AllowHeaders"] == "'Content-Type,Authorization,Idempotency-Key'"
     auth = api["Auth"]
     assert auth["AddDefaultAuthorizerToCorsPreflight"] is False
     assert auth["DefaultAuthorizer"] == "CognitoAuthorizer"
@@ -284,16 +284,21 @@ def test_scheduled_runs_have_inputs_delivery_retries_and_a_failure_queue(templat
     from dataapi.writes import plan_update
 
     update = template["Resources"]["UpdateItemsFunction"]["Properties"]
-    schedules = {k: e for k, e in update["Events"].items() if e["Type"] == "Schedule"}
-    assert schedules
+    schedules = {k: e for k, e in update["Events"].items() if e["Type"] == "ScheduleV2"}
+    assert {"FlagDelayedDeliveries", "ExpireIdempotencyKeys"} <= set(schedules)
     for name, schedule in schedules.items():
         props = schedule["Properties"]
-        assert props["Enabled"] is False, name  # examples ship disabled
         # Delivery failures land in the stack's encrypted queue (tests/unit/test_template_operations.py).
         assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1 and props["DeadLetterConfig"] == {
             "Arn": {"Fn::GetAtt": ["ScheduledRunFailures", "Arn"]}
         }
         request = json.loads(props["Input"])
+        if "housekeeping" in request:  # enabled: it only removes expired idempotency keys
+            assert request == {"housekeeping": "idempotency"} and props["State"] == "ENABLED", name
+            continue
+        assert props["State"] == "DISABLED", name  # example updates ship disabled
+        # Each run carries the id EventBridge Scheduler gives it: a run delivered twice applies once.
+        assert request.pop("run_id") == "<aws.scheduler.execution-id>", name
         plan_update(request, default_registry(), Settings())  # a valid update request
         assert "$now" in json.dumps(request["query_filters"]), datetime.now(
             UTC

@@ -97,6 +97,16 @@ class RowChanged(Conflict):
         self.body = current
 
 
+class IdempotencyKeyInProgress(Conflict):
+    """A request with the same idempotency key is still running, past the statement timeout."""
+
+
+class IdempotencyKeyReused(ApiError):
+    """An idempotency key sent again with a different request body."""
+
+    status = 422
+
+
 class BadGateway(ApiError):
     """A service we call (S3) refused in a way a retry will not fix."""
 

@@ -36,9 +36,43 @@ def envelope(status: int, message: str, body: str = "[]", server_message: str = 
 
 
 def respond(app: APIGatewayRestResolver, result: Result) -> Response:
+    """The envelope of a result; a replayed one (dataapi.idempotency) says so in a header, and
+    carries this request's own request_id."""
     rid = request_id(app)
-    text = envelope(result.status, result.message, result.body, "", **result.extra, request_id=rid)
-    return Response(result.status, _JSON, text, headers={"X-Request-Id": rid})
+    text = envelope(
+        result.status, result.message, result.body, result.server_message, **result.extra, request_id=rid
+    )
+    headers = {"X-Request-Id": rid}
+    if result.replayed:
+        headers[_REPLAYED] = "true"
+    return Response(result.status, _JSON, text, headers=headers)
+
+
+_IDEMPOTENCY_KEY = "Idempotency-Key"  # dataapi.idempotency.HEADER, without importing it on reads
+_REPLAYED = "Idempotent-Replayed"
+
+
+def idempotency_key(app: APIGatewayRestResolver) -> str | None:
+    """The request's Idempotency-Key header (docs/contract.md §4.6), checked before any work: None
+    when there is none; sent twice, or not 1-255 visible ASCII characters, a 400 naming it."""
+    from dataapi.idempotency import check_key
+
+    event = app.current_event
+    values = [
+        v
+        for name, vs in (event.multi_value_headers or {}).items()
+        if name.lower() == _IDEMPOTENCY_KEY.lower()
+        for v in (vs or [])
+    ]
+    if not values:
+        values = [v for name, v in (event.headers or {}).items() if name.lower() == _IDEMPOTENCY_KEY.lower()]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise MalformedRequest(
+            f"Send one '{_IDEMPOTENCY_KEY}' header, not {len(values)}.", detail=f"field={_IDEMPOTENCY_KEY}"
+        )
+    return check_key(values[0])
 
 
 def _error(
@@ -187,8 +221,8 @@ def create_app() -> APIGatewayRestResolver:
     cors = CORSConfig(
         allow_origin=origins[0],
         extra_origins=list(origins[1:]),
-        allow_headers=["Content-Type", "Authorization"],
-        expose_headers=["X-Request-Id"],
+        allow_headers=["Content-Type", "Authorization", _IDEMPOTENCY_KEY],
+        expose_headers=["X-Request-Id", _REPLAYED],
         allow_credentials=True,
     )
     app = Resolver(cors=cors)

@@ -21,6 +21,8 @@ class Settings(BaseModel):
     db_name: str | None = None
     db_secret_arn: str | None = None
     statement_timeout_ms: int = Field(10_000, gt=0)
+    # How long an Idempotency-Key's answer (and a scheduled run's run_id) is replayed.
+    idempotency_ttl_hours: int = Field(24, gt=0, le=24 * 366)
     max_per_page: int = Field(1000, gt=0)
     max_response_bytes: int = Field(5 * 1024 * 1024, gt=0)
     max_batch: int = Field(100, gt=0)
@@ -119,6 +121,7 @@ ENV_NAMES = {
     "db_name": "DB_NAME",
     "db_secret_arn": "DB_SECRET_ARN",
     "statement_timeout_ms": "STATEMENT_TIMEOUT_MS",
+    "idempotency_ttl_hours": "IDEMPOTENCY_TTL_HOURS",
     "max_per_page": "MAX_PER_PAGE",
     "max_response_bytes": "MAX_RESPONSE_BYTES",
     "max_batch": "MAX_BATCH",

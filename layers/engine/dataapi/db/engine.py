@@ -122,6 +122,22 @@ def begin_value(session: Session | ReadConnection) -> Any:
     return rows[0][1]
 
 
+def begin_also_with(session: Session, statement: str) -> None:
+    """`statement` sent in the query that begins the transaction, behind its timeout (no round
+    trip of its own; dataapi.idempotency claims its key so). Call it before the transaction's
+    first statement; its row is `begun_row` once that statement ran."""
+    dbapi = reading(session).dbapi
+    dbapi.begin_sql = f"{dbapi.begin_sql}; {statement}"
+
+
+def begun_row(session: Session) -> Any:
+    """The row the `begin_also_with` statement answered (ask after the first statement ran)."""
+    rows = reading(session).dbapi.begin_rows
+    if not rows or len(rows) < 2:
+        raise RuntimeError("the transaction has not begun with a statement of its own")
+    return rows[-1]
+
+
 def _credentials(settings: Settings) -> Any:
     def fill(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
         # A secret names the host too (a proxy with secret auth, or the database itself).
@@ -253,7 +269,8 @@ def _unavailable() -> Unavailable:
 
 def commit_with_next(session: Session | ReadConnection) -> None:
     """The transaction's next statement is its last: COMMIT travels with it (no trip of its own;
-    the transaction's own commit then has nothing left to do). For reads."""
+    the transaction's own commit then has nothing left to do). For reads, and for the statement
+    that stores a keyed write's answer (dataapi.idempotency)."""
     reading(session).dbapi.commit_with_next()
 
 

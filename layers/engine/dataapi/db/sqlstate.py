@@ -11,10 +11,13 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from dataapi.errors import ApiError, BadRequest, Conflict, Unavailable
+from dataapi.errors import ApiError, BadRequest, Conflict, IdempotencyKeyInProgress, Unavailable
 from dataapi.registry import Constraint
 
 RETRYABLE = frozenset(("40001", "40P01"))  # serialization failure, deadlock
+KEY_IN_PROGRESS = "IK409"
+"""Raised by dataapi.claim_idempotency_key (migration 0005) when the wait for a request holding the
+same idempotency key ran out of time."""
 
 
 def sqlstate(exc: DBAPIError) -> str | None:
@@ -56,6 +59,11 @@ def translate(exc: DBAPIError, constraints: Mapping[str, Constraint]) -> ApiErro
     if exc.connection_invalidated or not code or (code[:2] in ("08", "53", "57") and code != "57014"):
         return Unavailable(
             "The database is not available right now; try again shortly.", detail="DatabaseUnavailable"
+        )
+    if code == KEY_IN_PROGRESS:
+        return IdempotencyKeyInProgress(
+            "A request with this Idempotency-Key is still running; try again shortly.",
+            detail="header=Idempotency-Key",
         )
     if code == "25006":  # read_only_sql_transaction: a failover under way, or a replica
         return Unavailable(

@@ -148,7 +148,10 @@ def _stem(name: str) -> str:
     return _UNSAFE.sub("-", base).strip("-._")[:80]
 
 
-def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
+def delete_by_url(raw: Any, claims: dict[str, str], key: str | None = None) -> Result:
+    """The objects deleted, after every entry was checked. With an Idempotency-Key the S3 call is
+    made inside the transaction that claims the key, so a replay never deletes again
+    (dataapi.idempotency)."""
     urls = raw.get("urls") if isinstance(raw, dict) else None
     limit = get_settings().max_file_urls
     if isinstance(urls, list) and len(urls) > limit:
@@ -161,30 +164,53 @@ def delete_by_url(raw: Any, claims: dict[str, str]) -> Result:
     keys: list[str] = []
     problems: list[str] = []
     for i, url in enumerate(req.urls):
-        key = files.key(url)
-        if key is None or not under(key, declared):
+        found = files.key(url)
+        if found is None or not under(found, declared):
             problems.append(
                 f"/urls/{i}: not an object of this application's bucket under {', '.join(declared)}"
             )
         else:
-            keys.append(key)
+            keys.append(found)
     if problems:
         raise BadRequest(
             "Nothing was deleted: " + "; ".join(problems) + ".", at="/urls", detail="invalid entries"
         )
+    if key is None:
+        with transaction() as session:
+            _check_deletable(session, files, for_caller(session, claims), keys)
+        return _deleted(files, keys)
+
+    from dataapi.idempotency import Claim, Keyed, body_hash
+
+    claim = Claim.of(Keyed(claims.get("sub", ""), "delete-image-url", key, body_hash(raw)), get_settings())
     with transaction() as session:
+        claim.at_begin(session)
         auth = for_caller(session, claims)
-        allowed = auth.file_prefixes("delete", default_registry())
-        kept = _kept(session, files, auth, [k for k in keys if under(k, allowed)])
-        for i, key in enumerate(keys):
-            if not under(key, allowed):
-                problems.append(f"/urls/{i}: you may not delete under this prefix")
-            elif key in kept:
-                problems.append(f"/urls/{i}: a row you may not change still uses it")
+        if (stored := claim.replay(session)) is not None:
+            return stored
+        _check_deletable(session, files, auth, keys)
+        result = _deleted(files, keys)
+        claim.store(session, result)
+        return result
+
+
+def _check_deletable(session: Session, files: Files, auth: Authorizer, keys: list[str]) -> None:
+    """Every key under a prefix the caller may delete, and used by no row the caller may not change."""
+    problems: list[str] = []
+    allowed = auth.file_prefixes("delete", default_registry())
+    kept = _kept(session, files, auth, [k for k in keys if under(k, allowed)])
+    for i, key in enumerate(keys):
+        if not under(key, allowed):
+            problems.append(f"/urls/{i}: you may not delete under this prefix")
+        elif key in kept:
+            problems.append(f"/urls/{i}: a row you may not change still uses it")
     if problems:
         raise BadRequest(
             "Nothing was deleted: " + "; ".join(problems) + ".", at="/urls", detail="not permitted"
         )
+
+
+def _deleted(files: Files, keys: list[str]) -> Result:
     unique = list(dict.fromkeys(keys))
     objects = {"Objects": [{"Key": k} for k in unique], "Quiet": True}
     errors = _delete_objects(files, objects).get("Errors", [])

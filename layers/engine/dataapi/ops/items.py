@@ -21,6 +21,7 @@ from dataapi.settings import get_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from dataapi.idempotency import Keyed
     from dataapi.ops.directory import CognitoUsers
     from dataapi.writes import WritePlan
 
@@ -61,30 +62,53 @@ def _as_remembered(plan: reads.ReadPlan, claims: Claims) -> Result | None:
 # start does without it.
 
 
-def create_items(raw: Any, claims: Claims) -> Result:
+def create_items(raw: Any, claims: Claims, key: str | None = None) -> Result:
     from dataapi import writes
 
-    return _as_caller(writes.plan_create(raw, default_registry(), get_settings()), claims)
+    keyed = _keyed("create_items", raw, claims, key)
+    return _as_caller(writes.plan_create(raw, default_registry(), get_settings()), claims, keyed)
 
 
-def update_items(raw: Any, claims: Claims) -> Result:
+def update_items(raw: Any, claims: Claims, key: str | None = None) -> Result:
     from dataapi import writes
 
-    return _as_caller(writes.plan_update(raw, default_registry(), get_settings()), claims)
+    keyed = _keyed("update_items", raw, claims, key)
+    return _as_caller(writes.plan_update(raw, default_registry(), get_settings()), claims, keyed)
 
 
-def delete_items(raw: Any, claims: Claims) -> Result:
+def delete_items(raw: Any, claims: Claims, key: str | None = None) -> Result:
     from dataapi import writes
 
-    return _as_caller(writes.plan_delete(raw, default_registry(), get_settings()), claims)
+    keyed = _keyed("delete_items", raw, claims, key)
+    return _as_caller(writes.plan_delete(raw, default_registry(), get_settings()), claims, keyed)
 
 
-def _as_caller(plan: WritePlan, claims: Claims) -> Result:
-    """The write run as the caller, with User rows mirrored to Cognito users."""
+def _keyed(route: str, raw: Any, claims: Claims, key: str | None) -> Keyed | None:
+    """A request sent with an Idempotency-Key, keyed by the caller's token subject (the caller is
+    found by it: dataapi.identity.caller)."""
+    from dataapi.idempotency import Keyed
+
+    return Keyed.of(claims.get("sub", ""), route, key, raw)
+
+
+def _as_caller(plan: WritePlan, claims: Claims, keyed: Keyed | None = None) -> Result:
+    """The write run as the caller, with User rows mirrored to Cognito users. A keyed write claims
+    its key with the caller's load and answers a stored answer before anything runs
+    (dataapi.idempotency)."""
+    from dataapi.idempotency import Claim
     from dataapi.ops.directory import with_directory
 
+    claim = None if keyed is None else Claim.of(keyed, get_settings())
+
     def run(session: Session, users: CognitoUsers) -> Result:
+        if claim is not None:
+            claim.at_begin(session)
         auth = for_caller(session, claims)
-        return plan.run(session, actor=auth.caller.username, auth=auth, hooks={"User": users})
+        if claim is not None and (stored := claim.replay(session)) is not None:
+            return stored
+        result = plan.run(session, actor=auth.caller.username, auth=auth, hooks={"User": users})
+        if claim is not None:
+            claim.store(session, result)
+        return result
 
     return with_directory(run, default_policy().spec.default_roles)
