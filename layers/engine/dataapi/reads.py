@@ -143,7 +143,7 @@ class _Shape:
 
 _SHAPES = shapes.Shapes()
 
-ONE_ROW_FROM = 100
+ONE_ROW_FROM = 50
 """Pages of at least this many rows are fetched as one row (query.select.one_row), smaller ones as
 rows. Measured with `make bench` (bench/reads.py) on one connection, rows vs one row, medians:
 
