@@ -145,16 +145,22 @@ _SHAPES = shapes.Shapes()
 
 ONE_ROW_FROM = 50
 """Pages of at least this many rows are fetched as one row (query.select.one_row), smaller ones as
-rows. Measured with `make bench` (bench/reads.py) on one connection, rows vs one row, medians:
+rows. `make bench` (bench/reads.py), the page statement on one connection, rows / one row, the
+client's CPU per fetch (steady from run to run) and the median wall time (3 runs, 2 shared cores
+under other load; the spread is the runs'):
 
-    page     plain columns     + to-one          + to-one + nested to-many
-    10       0.29 / 0.32 ms    0.36 / 0.38 ms    0.53 / 0.55 ms
-    100      0.61 / 0.38 ms    1.13 / 1.11 ms    2.25 / 1.95 ms
-    1,000    4.44 / 1.66 ms    8.60 / 8.47 ms    15.40 / 15.55 ms
+    page     plain columns: CPU / wall             to-one + nested to-many: CPU / wall
+    10       0.21 / 0.18 ms   1.01-1.03x           0.23 / 0.20 ms   1.00-1.08x
+    50       0.29 / 0.15 ms   0.80-0.85x           0.46 / 0.26 ms   0.90-1.24x
+    100      0.50 / 0.20 ms   0.71-0.90x           0.65 / 0.28 ms   0.89-1.91x
+    1,000    3.7 / 0.41 ms    0.58-0.71x           5.0 / 0.63 ms    0.96-1.05x
 
-One row pays for an aggregate and its sort (a few hundredths of a ms: it loses at 10 rows) and
-saves pg8000 decoding each row (about 3 us a row: it wins wherever decoding is not hidden behind
-a slower server). bench/reads.py sets it past `max_per_page` to time the rows form."""
+Through the handler, the page of 1,000 with to-many paths: 0.88-0.96x the hand-written SQL as one
+row, 0.91-0.98x as rows. One row costs the database an aggregate and its sort (a few percent of
+the page) and its answer cannot overlap decoding with the database's work as rows do; it saves
+pg8000 decoding each row (3-5 us of CPU a row). Locally the two balance for rows the database
+builds slowly; on Lambda, where 512 MB is about 0.3 of a vCPU, the client's CPU counts about three
+times as much. bench/reads.py sets this past `max_per_page` to time the rows form."""
 
 
 def _as_one_row(per_page: int) -> bool:
