@@ -145,22 +145,23 @@ _SHAPES = shapes.Shapes()
 
 ONE_ROW_FROM = 50
 """Pages of at least this many rows are fetched as one row (query.select.one_row), smaller ones as
-rows. `make bench` (bench/reads.py), the page statement on one connection, rows / one row, the
-client's CPU per fetch (steady from run to run) and the median wall time (3 runs, 2 shared cores
-under other load; the spread is the runs'):
+rows. `make bench` (bench/reads.py), the page statement on one connection, rows vs one row: the
+client's CPU per fetch (one run; it varies little) and the ratio of median wall times (the spread
+of 5 runs on 2 cores shared with other test runs):
 
-    page     plain columns: CPU / wall             to-one + nested to-many: CPU / wall
-    10       0.21 / 0.18 ms   1.01-1.03x           0.23 / 0.20 ms   1.00-1.08x
-    50       0.29 / 0.15 ms   0.80-0.85x           0.46 / 0.26 ms   0.90-1.24x
-    100      0.50 / 0.20 ms   0.71-0.90x           0.65 / 0.28 ms   0.89-1.91x
-    1,000    3.7 / 0.41 ms    0.58-0.71x           5.0 / 0.63 ms    0.96-1.05x
+    page     plain columns: CPU, wall             to-one + nested to-many: CPU, wall
+    10       0.21 / 0.18 ms, 1.01-1.08x           0.23 / 0.20 ms, 1.00-1.09x
+    50       0.29 / 0.15 ms, 0.80-0.89x           0.46 / 0.26 ms, 0.90-1.24x
+    100      0.50 / 0.20 ms, 0.71-0.90x           0.65 / 0.28 ms, 0.89-1.91x
+    1,000    3.7 / 0.41 ms,  0.53-0.71x           5.0 / 0.63 ms,  0.80-1.05x
 
-Through the handler, the page of 1,000 with to-many paths: 0.88-0.96x the hand-written SQL as one
-row, 0.91-0.98x as rows. One row costs the database an aggregate and its sort (a few percent of
-the page) and its answer cannot overlap decoding with the database's work as rows do; it saves
-pg8000 decoding each row (3-5 us of CPU a row). Locally the two balance for rows the database
-builds slowly; on Lambda, where 512 MB is about 0.3 of a vCPU, the client's CPU counts about three
-times as much. bench/reads.py sets this past `max_per_page` to time the rows form."""
+Through the handler, the page of 1,000 with to-many paths took 0.75-0.96x the hand-written SQL as
+one row, 0.87-0.98x as rows (4 runs). One row costs the database an aggregate and its sort (a few
+percent of the page), and its answer cannot overlap the client's decoding with the database's
+work as rows do; it saves pg8000 decoding each row (3-5 us of CPU a row). Where the database
+builds rows slowly the two nearly balance locally; on Lambda, where 512 MB is about 0.3 of a
+vCPU, the client's CPU counts about three times as much. bench/reads.py sets this past
+`max_per_page` to time the rows form."""
 
 
 def _as_one_row(per_page: int) -> bool:
