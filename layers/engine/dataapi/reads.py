@@ -31,7 +31,7 @@ from dataapi.query.select import (
     page_query,
     project,
 )
-from dataapi.query.serialize import guard_size, rows_json, sign_rows
+from dataapi.query.serialize import guard_size, sign_body, sign_rows
 from dataapi.query.validate import (
     BoolOp,
     Fields,
@@ -123,6 +123,12 @@ class PreparedRead:
     count_compiled: SQLCompiler | None
     params: dict[str, Any] | None = None  # values bound to a shape's statement (query.shapes)
     count_params: dict[str, Any] | None = None
+    one_row: SQLCompiler | None = None  # the page as one row, sent instead of `compiled` (ONE_ROW_FROM)
+
+    @property
+    def page(self) -> SQLCompiler:
+        """The page's statement as sent: as one row, or as rows."""
+        return self.compiled if self.one_row is None else self.one_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +138,34 @@ class _Shape:
     count_binds: shapes.Binds | None
     compiled: SQLCompiler
     count_compiled: SQLCompiler | None
+    one_row: SQLCompiler | None
 
 
 _SHAPES = shapes.Shapes()
+
+ONE_ROW_FROM = 50
+"""Pages of at least this many rows are fetched as one row (query.select.one_row), smaller ones as
+rows. `make bench` (bench/reads.py), the page statement on one connection, rows vs one row: the
+client's CPU per fetch (one run; it varies little) and the ratio of median wall times (the spread
+of 5 runs on 2 cores shared with other test runs):
+
+    page     plain columns: CPU, wall             to-one + nested to-many: CPU, wall
+    10       0.21 / 0.18 ms, 1.01-1.08x           0.23 / 0.20 ms, 1.00-1.09x
+    50       0.29 / 0.15 ms, 0.80-0.89x           0.46 / 0.26 ms, 0.90-1.24x
+    100      0.50 / 0.20 ms, 0.71-0.90x           0.65 / 0.28 ms, 0.89-1.91x
+    1,000    3.7 / 0.41 ms,  0.53-0.71x           5.0 / 0.63 ms,  0.80-1.05x
+
+Through the handler, the page of 1,000 with to-many paths took 0.75-0.96x the hand-written SQL as
+one row, 0.87-0.98x as rows (4 runs). One row costs the database an aggregate and its sort (a few
+percent of the page), and its answer cannot overlap the client's decoding with the database's
+work as rows do; it saves pg8000 decoding each row (3-5 us of CPU a row). Where the database
+builds rows slowly the two nearly balance locally; on Lambda, where 512 MB is about 0.3 of a
+vCPU, the client's CPU counts about three times as much. bench/reads.py sets this past
+`max_per_page` to time the rows form."""
+
+
+def _as_one_row(per_page: int) -> bool:
+    return per_page >= ONE_ROW_FROM
 
 
 def compile_read(
@@ -158,7 +189,8 @@ def compile_read(
     if reuse:
         shape = shapes.abstract(filters, after)
         fields = shapes.fields_key(valid.fields)
-        key = (dialect, fields, tuple(specs), valid.per_page, req.count, shape.key)  # compiled for it
+        as_one_row = _as_one_row(valid.per_page)
+        key = (dialect, fields, tuple(specs), valid.per_page, as_one_row, req.count, shape.key)
         built: _Shape = _SHAPES.get(model, key, lambda: _build(valid, shape, keys, root, aliases, dialect))
         if built.binds is not None:
             count = None if built.count_binds is None else shapes.params(built.count_binds, shape.values)
@@ -171,6 +203,7 @@ def compile_read(
                 count_compiled=built.count_compiled,
                 params=shapes.params(built.binds, shape.values),
                 count_params=count,
+                one_row=built.one_row,
             )
     query = _query(valid, filters, keys, after, root, aliases)
     return PreparedRead(
@@ -180,6 +213,7 @@ def compile_read(
         fields=valid.fields,
         compiled=compile_for(query.statement, dialect),
         count_compiled=None if query.count is None else compile_for(query.count, dialect),
+        one_row=None if query.one_row is None else compile_for(query.one_row, dialect),
     )
 
 
@@ -201,6 +235,7 @@ def _query(
         root=root,
         aliases=aliases,
         with_count=valid.request.count,
+        as_one_row=_as_one_row(valid.per_page),
     )
 
 
@@ -215,6 +250,11 @@ def _build(
     query = _query(valid, shape.filters, keys, shape.after, root, aliases)
     page = compile_for(query.statement, dialect)
     binds = shapes.binds(page, len(shape.values))
+    one_row = None
+    if query.one_row is not None:
+        one_row = compile_for(query.one_row, dialect)
+        if shapes.binds(one_row, len(shape.values)) != binds:  # the page's values, bound by other names
+            binds = None
     count_binds = count_compiled = None
     if query.count is not None:
         count_slots = len(shape.values) - (0 if shape.after is None else len(shape.after))
@@ -222,18 +262,23 @@ def _build(
         count_binds = shapes.binds(count_compiled, count_slots)
         if count_binds is None:
             binds = None
-    return _Shape(query, binds, count_binds, page, count_compiled)
+    return _Shape(query, binds, count_binds, page, count_compiled, one_row)
 
 
 def run(connection: ReadConnection, prepared: PreparedRead, settings: Settings) -> Result:
     page = fetch(
-        connection, prepared.compiled, prepared.params, prepared.count_compiled, prepared.count_params
+        connection,
+        prepared.page,
+        prepared.params,
+        prepared.count_compiled,
+        prepared.count_params,
+        one_row=prepared.one_row is not None,
     )
-    count("RowsRead", len(page.rows))
-    body = rows_json(sign_rows(page.rows, prepared.fields, Files(settings)))
+    count("RowsRead", page.size)
+    body = sign_body(page.body, prepared.fields, Files(settings))
     guard_size(body, settings.max_response_bytes)
     extra: dict[str, Any] = {"next_cursor": None}
-    if len(page.rows) == prepared.per_page and page.last_keys is not None:
+    if page.size == prepared.per_page and page.last_keys is not None:
         extra["next_cursor"] = cursor.encode(prepared.specs, page.last_keys)
     if prepared.query.count is not None:
         extra["count"] = page.count

@@ -7,11 +7,13 @@ from sqlalchemy import Dialect, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from dataapi.db.engine import ReadConnection
+from dataapi.query.serialize import rows_json
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    rows: list[str]  # each row's JSON text, as PostgreSQL built it
+    body: str  # the JSON array of the rows, as PostgreSQL built them
+    size: int  # rows on the page
     last_keys: list[Any] | None  # sort values of the last row, for the next cursor
     count: int | None
 
@@ -29,10 +31,17 @@ def fetch(
     params: dict[str, Any] | None = None,
     count: SQLCompiler | None = None,
     count_params: dict[str, Any] | None = None,
+    *,
+    one_row: bool = False,
 ) -> Page:
-    """`params`: values for a statement compiled once per shape (dataapi.query.shapes)."""
+    """`params`: values for a statement compiled once per shape (dataapi.query.shapes).
+    `one_row`: `page` is a page aggregated into one row (dataapi.query.select.one_row)."""
     result = connection.rows(page, params)
-    rows = [r[0] for r in result]
-    last = list(result[-1][1:]) if result else None
+    if one_row:
+        body, size, *last = result[0]
+        keys = last if size else None
+    else:
+        body, size = rows_json([r[0] for r in result]), len(result)
+        keys = list(result[-1][1:]) if result else None
     total = connection.rows(count, count_params)[0][0] if count is not None else None
-    return Page(rows, last, total)
+    return Page(body, size, keys, total)

@@ -2,7 +2,8 @@
 
 Requested relationships become correlated subqueries (json_agg for to-many), so a page costs one
 data statement whatever its size and however many relationships it requests; no row is loaded
-into ORM objects. Order is keyset-paged, NULLs placed as the b-tree index returns them.
+into ORM objects. Order is keyset-paged, NULLs placed as the b-tree index returns them. A large
+page is fetched as one row (`one_row`): the driver decodes one value instead of one per row.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from dataapi.registry import ColumnInfo, ModelInfo, RelationshipInfo
 _ISO: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'""")
 _EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
 _UTC: ColumnElement[str] = literal_column("'UTC'")
+_COMMA: ColumnElement[str] = literal_column("','")
+_OPEN: ColumnElement[str] = literal_column("'['")
+_CLOSE: ColumnElement[str] = literal_column("']'")
 _MAX_ARGS = 100  # json_build_object takes at most 100 arguments
 
 
@@ -155,11 +159,36 @@ def cursor_values(keys: list[OrderKey], raw: list[Any], now: datetime) -> list[A
 @dataclass(frozen=True, slots=True)
 class PageQuery:
     """The statements of one read: the page (each row's JSON and its sort keys), and the count when
-    one is asked."""
+    one is asked. `one_row`: the same page aggregated into one row, the statement sent for a large
+    page (None: the page is fetched as rows)."""
 
     statement: Select[Any]
     count: Select[Any] | None
     keys: list[OrderKey]
+    one_row: Select[Any] | None = None
+
+
+def one_row(page: Select[Any], keys: list[OrderKey]) -> Select[Any]:
+    """`page` (rows of JSON text and sort keys k0, k1, ...) as one row: the JSON array of its rows
+    in the page's order ('[]' when empty), the number of rows, and the last row's sort values.
+
+    The order is the aggregates' own ORDER BY, not the subquery's (which PostgreSQL does not
+    promise to keep): the same keys, directions and default NULL placement as the page's.
+    """
+    sub = page.subquery("page")
+    cols = [sub.c[f"k{i}"] for i in range(len(keys))]
+    order = [c.desc() if k.desc else c.asc() for c, k in zip(cols, keys, strict=True)]
+    size = func.count()
+    rows = func.string_agg(sub.c.row, aggregate_order_by(_COMMA, *order))
+    last = [func.array_agg(aggregate_order_by(c, *order))[size].label(f"k{i}") for i, c in enumerate(cols)]
+    body = func.concat(_OPEN, rows, _CLOSE).label("rows")
+    return sa_select(body, size.label("size"), *last).select_from(sub)
+
+
+def aggregable(keys: list[OrderKey]) -> bool:
+    """Sort values are taken back from an array of them: a column of an unknown kind may itself be
+    an array (its last element would not be its value), so such an order is fetched as rows."""
+    return all(k.column.kind != "other" for k in keys)
 
 
 def page_query(
@@ -172,7 +201,9 @@ def page_query(
     root: FromClause,
     aliases: Aliases,
     with_count: bool,
+    as_one_row: bool = False,
 ) -> PageQuery:
+    """`as_one_row`: also build the page as one row (`PageQuery.one_row`), when its keys allow."""
     row = cast(project(fields, root, aliases), Text).label("row")
     stmt = sa_select(row, *(k.expr.label(f"k{i}") for i, k in enumerate(keys))).select_from(root)
     count = None
@@ -185,7 +216,7 @@ def page_query(
     if after is not None:
         stmt = stmt.where(keyset(keys, after))
     stmt = stmt.order_by(*(k.sort() for k in keys)).limit(limit)
-    return PageQuery(stmt, count, keys)
+    return PageQuery(stmt, count, keys, one_row(stmt, keys) if as_one_row and aggregable(keys) else None)
 
 
 def check_cursor_mode(order_by: list[str] | None, cursor: int | str | None) -> None:
