@@ -98,8 +98,8 @@ def watched() -> Iterator[list[str]]:
     _WATCHERS.append(seen)
     try:
         yield seen
-    finally:
-        _WATCHERS.remove(seen)
+    finally:  # by identity: list.remove compares by value, and two watchers may hold equal lists
+        del _WATCHERS[next(i for i, w in enumerate(_WATCHERS) if w is seen)]
 
 
 def _sent(conn: Any, operation: str) -> None:
