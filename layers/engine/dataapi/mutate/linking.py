@@ -60,17 +60,30 @@ class Linker:
             ahead.extend(a for a in plain if id(a) not in self._linked and id(a) not in self._prefetched)
         self._prefetched.update(self.lookup_grouped(ahead))
 
-    def lookup_grouped(self, actions: list[Link]) -> dict[int, list[Any]]:
-        """The rows each link action matches, by id(action): one statement per target model."""
+    def lookup_grouped(self, actions: list[Link], *, keys_only: bool = False) -> dict[int, list[Any]]:
+        """The rows each link action matches, by id(action): one statement per target model.
+        `keys_only`: rows of the target's primary and link keys only (`link_keys`), not loaded
+        objects, for writes that set keys set-based and attach nothing through the ORM."""
         by_target: dict[str, list[Link]] = {}
         for action in actions:
             by_target.setdefault(action.rel.target.name, []).append(action)
         found: dict[int, list[Any]] = {}
         for group in by_target.values():
-            found.update(self._lookup(group))
+            found.update(self._lookup(group, keys_only=keys_only))
         return found
 
-    def _lookup(self, actions: list[Link]) -> dict[int, list[Any]]:
+    def settle(self, action: Link, rows: list[Any]) -> list[Any]:
+        """A plain link's rows as looked up, refused and spent where `link` refuses and spends
+        them: over the budget, then nothing matched (404 at the link), then the rows spent."""
+        if id(action) in self._over:
+            self.budget.spend(self._over[id(action)], action.at)  # raises: more than was left
+        if not rows:
+            raise no_match(action)
+        self.budget.spend(len(rows), action.at)
+        self._linked[id(action)] = rows
+        return rows
+
+    def _lookup(self, actions: list[Link], *, keys_only: bool = False) -> dict[int, list[Any]]:
         """The rows each link action matches (same target model), in one statement.
 
         An `all_link` to-many finds at most one more id than the budget has left, counted in the
@@ -92,18 +105,20 @@ class Linker:
                 parts.append(select(literal(k).label("k"), found.c[0].label("id"), n))
         matched = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
         mapped_pk = getattr(target.cls, target.pk.key)
-        query = (
-            select(matched.c.k, matched.c.n, target.cls)
-            .outerjoin(target.cls, and_(mapped_pk == matched.c.id, matched.c.n <= left))
-            .order_by(matched.c.k, matched.c.id.desc())
-        )
+        on = and_(mapped_pk == matched.c.id, matched.c.n <= left)
+        if keys_only:
+            query = select(matched.c.k, matched.c.n, *link_keys(actions)).outerjoin(target.table, on)
+        else:
+            query = select(matched.c.k, matched.c.n, target.cls).outerjoin(target.cls, on)
+        query = query.order_by(matched.c.k, matched.c.id.desc())
         found_rows: dict[int, list[Any]] = {id(a): [] for a in actions}
-        for k, n, row in self.session.execute(query):
+        for got in self.session.execute(query):
+            k, n = got[0], got[1]
             key = id(actions[k])
             if n > left:
                 self._over[key] = n
             else:
-                found_rows[key].append(row)
+                found_rows[key].append(got if keys_only else got[2])
         return found_rows
 
     def related(self, obj: Any, rel: RelationshipInfo, at: str) -> list[Any]:
@@ -231,6 +246,20 @@ class Linker:
         rows = list(self.session.scalars(query))
         set_committed_value(obj, rel.key, rows)
         return rows
+
+
+def link_keys(actions: list[Link]) -> list[Any]:
+    """The columns of the links' target a link reads from a row it found: the primary key and the
+    columns the links join on, each labelled with its attribute name (so that a found row answers
+    `getattr(row, key)` as a loaded object does)."""
+    target = actions[0].rel.target
+    wanted = [target.table.c[target.pk.key]]
+    for action in actions:
+        rel = action.rel
+        joined = [r for _, r in rel.pairs] if rel.secondary is None else [t for t, _ in rel.secondary_pairs]
+        wanted.extend(c for c in joined if c.table is target.table)
+    unique = list({id(c): c for c in wanted}.values())
+    return [c.label(target.mapper.get_property_by_column(c).key) for c in unique]
 
 
 def plain_links(row: RowValues) -> list[Link]:
