@@ -296,7 +296,7 @@ class Writer:
                 if self.auth is not None:
                     self.auth.relationship(step.rel, parent, related, step.at)
         for target, rows in children.values():
-            self.session.execute(insert(target.cls), rows)
+            self.session.execute(insert(target.table), rows)  # Core: no ORM bulk persistence
         self.session.expire_all()
         return ids
 
