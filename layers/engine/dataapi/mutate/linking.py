@@ -91,6 +91,11 @@ class Linker:
         action is marked `Over`, whose count the link spends, refusing where it always did."""
         target = actions[0].rel.target
         left = max(self.budget.limit - self.budget.used, 0)
+        keys = link_keys(actions) if keys_only else []
+        if len(keys) == 1 and len(actions) == 1 and (actions[0].first or not actions[0].rel.uselist):
+            # One to-one (or first) link whose key is the primary key: the lookup is its first id.
+            ids = matching_ids(target, self._readable(target, actions[0]), first=True)
+            return {id(actions[0]): list(self.session.execute(ids.with_only_columns(keys[0])))}
         parts = []
         for k, action in enumerate(actions):
             # A to-one holds one row: only the first match is linked (and gets also_do).
@@ -107,7 +112,7 @@ class Linker:
         mapped_pk = getattr(target.cls, target.pk.key)
         on = and_(mapped_pk == matched.c.id, matched.c.n <= left)
         if keys_only:
-            query = select(matched.c.k, matched.c.n, *link_keys(actions)).outerjoin(target.table, on)
+            query = select(matched.c.k, matched.c.n, *keys).outerjoin(target.table, on)
         else:
             query = select(matched.c.k, matched.c.n, target.cls).outerjoin(target.cls, on)
         query = query.order_by(matched.c.k, matched.c.id.desc())
