@@ -108,15 +108,26 @@ class Writer:
     def _insert(self, model: ModelInfo, rows: list[RowValues]) -> list[Any]:
         if model.name not in self.hooks and all(not r.actions for r in rows):
             self.session.flush()
-            # ORM bulk INSERT: rows batch by key set into multi-row VALUES, ids come back in order.
-            stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
-            return list(self.session.scalars(stmt, [self._stamped(r) for r in rows]))
+            return self._insert_plain(model, [self._stamped(r) for r in rows])
         if model.name not in self.hooks and all(self._keys_only(r) for r in rows):
             return self._insert_linked(model, rows)
         self.links.prefetch(rows)
         objects = [self.new(r) for r in rows]
         self.session.flush()
         return [getattr(o, model.pk.key) for o in objects]
+
+    def _insert_plain(self, model: ModelInfo, values: list[dict[str, Any]]) -> list[Any]:
+        """Rows of column values in multi-row INSERTs; their ids, in order. Rows that all set the
+        same columns, each named as its table column, go through Core (no ORM bulk persistence);
+        others through the ORM's bulk INSERT, which batches them by key set."""
+        keys = values[0].keys()
+        columns = model.table.c
+        same = all(v.keys() == keys for v in values)
+        if keys and same and all(model.mapper.c[k] is columns.get(k) for k in keys):
+            stmt = insert(model.table).returning(columns[model.pk.key], sort_by_parameter_order=True)
+        else:
+            stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
+        return list(self.session.scalars(stmt, values))
 
     # ---- created rows whose actions are plain links, set-based ---------------------------------
 
@@ -162,8 +173,7 @@ class Writer:
                     key = model.mapper.get_property_by_column(local).key
                     columns[key] = getattr(related[0], target.mapper.get_property_by_column(remote).key)
             values.append(columns)
-        stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
-        ids = list(self.session.scalars(stmt, values))
+        ids = self._insert_plain(model, values)
         tables: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
         for i, action, related in pairs:
             rel, target = action.rel, action.rel.target
