@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from dataapi.errors import NotFound
 from dataapi.mutate.bounds import Budget
 from dataapi.mutate.interfaces import WriteAuthorizer
+from dataapi.mutate.lookups import shaped_parts
 from dataapi.mutate.matching import matching_ids, where
 from dataapi.mutate.serial import lock_link
 from dataapi.mutate.values import Link, RowValues, Unlink
@@ -96,11 +97,12 @@ class Linker:
             # One to-one (or first) link whose key is the primary key: the lookup is its first id.
             ids = matching_ids(target, self._readable(target, actions[0]), first=True)
             return {id(actions[0]): list(self.session.execute(ids.with_only_columns(keys[0])))}
-        parts = []
-        for k, action in enumerate(actions):
-            # A to-one holds one row: only the first match is linked (and gets also_do).
-            first = action.first or not action.rel.uselist
-            ids = matching_ids(target, self._readable(target, action), first=first)
+        # A to-one holds one row: only the first match is linked (and gets also_do).
+        asked = [(self._readable(target, a), a.first or not a.rel.uselist) for a in actions]
+        parts, alone = shaped_parts(target, asked, left)  # actions of one filter shape: one part
+        for k in alone:
+            filters, first = asked[k]
+            ids = matching_ids(target, filters, first=first)
             if first:
                 found = ids.subquery()
                 parts.append(select(literal(k).label("k"), found.c[0].label("id"), literal(0).label("n")))
