@@ -3,8 +3,11 @@
 On Lambda every round trip to PostgreSQL crosses RDS Proxy (about 0.5-1.5 ms), so trips rather
 than Python set the latency. Trips are counted at the socket (bench.harness.RoundTrips), statements
 at the engine. Each baseline is what a careful person would write by hand: one pg8000 connection
-kept open (pg8000.native, autocommit) and one statement that does the whole job, building the same
-JSON or the same rows. Runs on the data of bench/reads.py.
+kept open (pg8000.native, autocommit, TCP_NODELAY as libpq sets it) and one statement that does the
+whole job, building the same JSON or the same rows. The 100-note batch has two baselines: by hand
+(per member, in one transaction: insert the note, then its links, each resolving its subject or
+items in the INSERT) and set-based (two statements for the whole batch). Each write row also
+prints the figure issue 21 started from. Runs on the data of bench/reads.py.
 """
 
 from __future__ import annotations
