@@ -151,3 +151,19 @@ def test_a_shared_shape_member_over_the_budget_is_refused_at_its_link(
         run(db_session, batch, Settings(max_rows_touched=20))
     assert refused.value.at == "/1/object_values/items"
     assert counts(db_session) == before
+
+
+TRICKY = ["sh,comma", 'sh"quote', "sh\\back", "sh{brace}", "NULL", "", " sh space ", "sh-ümlaut-✓", "sh'tick"]
+
+
+def test_text_values_of_a_shared_shape_reach_the_database_as_sent(db_session: Session) -> None:
+    """GIVEN items whose article numbers hold what an array literal must quote (commas, quotes,
+    backslashes, braces, the word NULL, an empty string, spaces, non-ASCII)
+    WHEN a batch of notes links each by `==` (one shape: one array of the values)
+    THEN every note holds exactly the item of its own value."""
+    items = [Item(article_number=a) for a in TRICKY]
+    db_session.add_all(items)
+    db_session.flush()
+    run(db_session, [note(f"sh-tricky-{i}", {"article_number": a}) for i, a in enumerate(TRICKY)])
+    for i, item in enumerate(items):
+        assert linked(db_session, f"sh-tricky-{i}") == [item.id], TRICKY[i]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Integer, column, func, literal, select, true, values
+from sqlalchemy import ARRAY, Enum, Integer, String, bindparam, column, func, literal, select, true, values
 
 from dataapi.mutate.matching import matching_ids
 from dataapi.query.validate import BoolOp, Filter
@@ -98,6 +98,11 @@ class Member:
     values: list[Any]
 
 
+def _as_array(sql_type: Any) -> bool:
+    """Text and integer columns, whose values pg8000 sends as arrays as they are."""
+    return isinstance(sql_type, String | Integer) and not isinstance(sql_type, Enum)
+
+
 def shaped_part(
     target: ModelInfo,
     filters: BoolOp | None,
@@ -111,10 +116,17 @@ def shaped_part(
     finds the newest match only, else at most `left` + 1 matches counted per member (n), as
     Linker._lookup counts them."""
     names = [f"v{i}" for i in range(len(types))]
-    rows = values(
-        column("k", Integer), *(column(n, t) for n, t in zip(names, types, strict=True)), name="asked"
-    )
-    rows = rows.data([(m.k, *m.values) for m in members])
+    columns = [column("k", Integer), *(column(n, t) for n, t in zip(names, types, strict=True))]
+    rows: Any
+    if all(_as_array(t) for t in types):
+        # One array per column, unnested: a statement SQLAlchemy compiles once per shape.
+        arrays = [bindparam(None, [m.k for m in members], type_=ARRAY(Integer))]
+        arrays += [
+            bindparam(None, [m.values[i] for m in members], type_=ARRAY(t)) for i, t in enumerate(types)
+        ]
+        rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="asked")
+    else:  # other types as rows of a VALUES list (compiled for every request: its rows are literals)
+        rows = values(*columns, name="asked").data([(m.k, *m.values) for m in members])
     where = None if filters is None else _with_columns(filters, [rows.c[n] for n in names])
     ids = matching_ids(target, where, first=first)
     if not first:
