@@ -124,9 +124,12 @@ class Writer:
         columns = model.table.c
         same = all(v.keys() == keys for v in values)
         if keys and same and all(model.mapper.c[k] is columns.get(k) for k in keys):
-            stmt = insert(model.table).returning(columns[model.pk.key], sort_by_parameter_order=True)
-        else:
-            stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
+            # The key, and as the ORM's INSERT the columns the server keeps on insert and update
+            # (a row version): the statement a row costs is the same whichever path wrote it.
+            kept = [c for c in columns if c.server_default is not None and c.server_onupdate is not None]
+            stmt = insert(model.table).returning(columns[model.pk.key], *kept, sort_by_parameter_order=True)
+            return [row[0] for row in self.session.execute(stmt, values)]
+        stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
         return list(self.session.scalars(stmt, values))
 
     # ---- created rows whose actions are plain links, set-based ---------------------------------
