@@ -116,18 +116,21 @@ class Writer:
         self.session.flush()
         return [getattr(o, model.pk.key) for o in objects]
 
-    def _insert_plain(self, model: ModelInfo, values: list[dict[str, Any]]) -> list[Any]:
+    def _insert_plain(
+        self, model: ModelInfo, values: list[dict[str, Any]], *, kept: bool = False
+    ) -> list[Any]:
         """Rows of column values in multi-row INSERTs; their ids, in order. Rows that all set the
         same columns, each named as its table column, go through Core (no ORM bulk persistence);
-        others through the ORM's bulk INSERT, which batches them by key set."""
+        others through the ORM's bulk INSERT, which batches them by key set. `kept`: rows the ORM's
+        unit of work would have written, whose INSERT also returned the columns the server keeps."""
         keys = values[0].keys()
         columns = model.table.c
         same = all(v.keys() == keys for v in values)
         if keys and same and all(model.mapper.c[k] is columns.get(k) for k in keys):
-            # The key, and as the ORM's INSERT the columns the server keeps on insert and update
-            # (a row version): the statement a row costs is the same whichever path wrote it.
-            kept = [c for c in columns if c.server_default is not None and c.server_onupdate is not None]
-            stmt = insert(model.table).returning(columns[model.pk.key], *kept, sort_by_parameter_order=True)
+            # `kept`: the columns the server keeps on insert and update (a row version) too.
+            also = [c for c in columns if c.server_default is not None and c.server_onupdate is not None]
+            back = (columns[model.pk.key], *(also if kept else ()))
+            stmt = insert(model.table).returning(*back, sort_by_parameter_order=True)
             return [row[0] for row in self.session.execute(stmt, values)]
         stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
         return list(self.session.scalars(stmt, values))
@@ -176,7 +179,7 @@ class Writer:
                     key = model.mapper.get_property_by_column(local).key
                     columns[key] = getattr(related[0], target.mapper.get_property_by_column(remote).key)
             values.append(columns)
-        ids = self._insert_plain(model, values)
+        ids = self._insert_plain(model, values, kept=True)
         tables: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
         for i, action, related in pairs:
             rel, target = action.rel, action.rel.target
