@@ -7,7 +7,7 @@ the same whichever door a request takes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,36 +15,49 @@ from dataapi.errors import LimitExceeded, MalformedRequest, pointer
 from dataapi.settings import Settings, get_settings
 from dataapi.text import printable, valid_text
 
+Where = tuple[Any, Any] | None
+"""A node's place in the body: (its parent's place, its key or index); None for the body itself.
+Linked rather than copied, so that walking a body of many rows builds no path until one is refused."""
+
+
+def _path(where: Where) -> tuple[Any, ...]:
+    parts = []
+    while where is not None:
+        where, key = where
+        parts.append(key)
+    return tuple(reversed(parts))
+
 
 def check_body(body: Any, settings: Settings | None = None) -> None:
     """Nesting depth and valid text of a parsed JSON body, walked without recursion."""
     limit = (settings or get_settings()).max_body_depth
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(body, ())]
+    stack: list[tuple[Any, int, Where]] = [(body, 0, None)]
     while stack:
-        node, path = stack.pop()
-        if len(path) > limit:
+        node, depth, where = stack.pop()
+        if depth > limit:
             raise LimitExceeded.of(
-                "The request nests too deeply", limit, pointer(*path[:limit]), "body_depth"
+                "The request nests too deeply", limit, pointer(*_path(where)[:limit]), "body_depth"
             )
         if isinstance(node, str):
-            _check_text(node, path)
+            if not valid_text(node):
+                _refuse_text(_path(where))
         elif isinstance(node, dict):
             for key, value in node.items():
-                _check_text(key, (*path, key))
-                stack.append((value, (*path, key)))
+                if not valid_text(key):
+                    _refuse_text(_path((where, key)))
+                stack.append((value, depth + 1, (where, key)))
         elif isinstance(node, list):
-            stack.extend((value, (*path, i)) for i, value in enumerate(node))
+            stack.extend((value, depth + 1, (where, i)) for i, value in enumerate(node))
 
 
-def _check_text(text: str, path: tuple[Any, ...]) -> None:
-    if not valid_text(text):
-        at = pointer(*(printable(p) if isinstance(p, str) else p for p in path)) or "/"
-        field = next((printable(p) for p in reversed(path) if isinstance(p, str)), "request")
-        raise MalformedRequest(
-            f"'{field}' holds text that is not valid Unicode (a lone surrogate).",
-            at=at,
-            detail=f"field={field} InvalidText",
-        )
+def _refuse_text(path: tuple[Any, ...]) -> NoReturn:
+    at = pointer(*(printable(p) if isinstance(p, str) else p for p in path)) or "/"
+    field = next((printable(p) for p in reversed(path) if isinstance(p, str)), "request")
+    raise MalformedRequest(
+        f"'{field}' holds text that is not valid Unicode (a lone surrogate).",
+        at=at,
+        detail=f"field={field} InvalidText",
+    )
 
 
 def parse_model[M: BaseModel](cls: type[M], raw: Any, at: str = "") -> M:

@@ -7,6 +7,8 @@ from typing import ClassVar
 
 def pointer(*parts: object) -> str:
     """An RFC 6901 JSON pointer to a part of the request."""
+    if len(parts) == 1 and type(parts[0]) is str and "~" not in parts[0] and "/" not in parts[0]:
+        return "/" + parts[0]  # one plain key, as most are (written per key of every row validated)
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 

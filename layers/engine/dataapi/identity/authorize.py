@@ -181,7 +181,8 @@ class Authorizer:
 
         grant = self.grant(row.model, op, row.at)
         for name in [*row.columns, *row.write_only]:
-            self._field(row.model, name, "write", row.at + pointer(name), allowed=grant.covers(name))
+            if not grant.covers(name):  # the pointer built only for a refusal (this runs per row)
+                self._field(row.model, name, "write", row.at + pointer(name), allowed=False)
         self._username(row)
         for action in row.actions:
             self._field(row.model, action.rel.key, "write", action.at, allowed=grant.covers(action.rel.key))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import MANYTOONE, ONETOMANY, Session
 from dataapi.errors import NotFound
 from dataapi.mutate.bounds import Budget, bounded, guarded, precount, refuse_if_over
 from dataapi.mutate.interfaces import RowHook, WriteAuthorizer
-from dataapi.mutate.linking import Linker, no_match, only_plain_links
+from dataapi.mutate.linking import Linker, no_match, only_plain_links, plain_links
 from dataapi.mutate.matching import matching_ids
 from dataapi.mutate.values import Create, Link, RowValues, Through, Unlink
 from dataapi.query.validate import BoolOp
@@ -108,13 +108,90 @@ class Writer:
     def _insert(self, model: ModelInfo, rows: list[RowValues]) -> list[Any]:
         if model.name not in self.hooks and all(not r.actions for r in rows):
             self.session.flush()
-            # ORM bulk INSERT: rows batch by key set into multi-row VALUES, ids come back in order.
-            stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
-            return list(self.session.scalars(stmt, [self._stamped(r) for r in rows]))
+            return self._insert_plain(model, [self._stamped(r) for r in rows])
+        if model.name not in self.hooks and all(self._keys_only(r) for r in rows):
+            return self._insert_linked(model, rows)
         self.links.prefetch(rows)
         objects = [self.new(r) for r in rows]
         self.session.flush()
         return [getattr(o, model.pk.key) for o in objects]
+
+    def _insert_plain(
+        self, model: ModelInfo, values: list[dict[str, Any]], *, kept: bool = False
+    ) -> list[Any]:
+        """Rows of column values in multi-row INSERTs; their ids, in order. Rows that all set the
+        same columns, each named as its table column, go through Core (no ORM bulk persistence);
+        others through the ORM's bulk INSERT, which batches them by key set. `kept`: rows the ORM's
+        unit of work would have written, whose INSERT also returned the columns the server keeps."""
+        keys = values[0].keys()
+        columns = model.table.c
+        same = all(v.keys() == keys for v in values)
+        if keys and same and all(model.mapper.c[k] is columns.get(k) for k in keys):
+            # `kept`: the columns the server keeps on insert and update (a row version) too.
+            also = [c for c in columns if c.server_default is not None and c.server_onupdate is not None]
+            back = (columns[model.pk.key], *(also if kept else ()))
+            stmt = insert(model.table).returning(*back, sort_by_parameter_order=True)
+            return [row[0] for row in self.session.execute(stmt, values)]
+        stmt = insert(model.cls).returning(getattr(model.cls, model.pk.key), sort_by_parameter_order=True)
+        return list(self.session.scalars(stmt, values))
+
+    # ---- created rows whose actions are plain links, set-based ---------------------------------
+
+    def _keys_only(self, row: RowValues) -> bool:
+        """Every action a plain link (dataapi.mutate.linking.only_plain_links) that sets keys only:
+        a many-to-one (the row's own key) or a many-to-many from the row's primary key (link rows)."""
+        if not only_plain_links(row):
+            return False
+        for action in row.actions:
+            rel = action.rel
+            if rel.prop.direction is MANYTOONE:
+                continue
+            parent_pk = rel.parent.table.c[rel.parent.pk.key]
+            if rel.secondary is None or not rel.uselist or any(p is not parent_pk for p, _ in rel.pairs):
+                return False
+        return True
+
+    def _insert_linked(self, model: ModelInfo, rows: list[RowValues]) -> list[Any]:
+        """New rows whose actions are plain links, without the ORM's unit of work: one lookup per
+        link target model (keys only), one multi-row INSERT of the rows (many-to-one keys set), one
+        multi-row INSERT per link table.
+
+        Same checks, errors and order as row by row (Writer.new, Linker.link): per row, per link
+        in order, over the budget, then nothing matched, then the rows spent and the relationship
+        guard; all before the first INSERT."""
+        self.session.flush()  # what the request wrote before: the lookups must see it
+        links = [a for r in rows for a in r.actions if isinstance(a, Link)]
+        found = self.links.lookup_grouped(links, keys_only=True)
+        values: list[dict[str, Any]] = []
+        pairs: list[tuple[int, Link, list[Any]]] = []
+        for i, row in enumerate(rows):
+            columns = self._stamped(row)
+            new_row = SimpleNamespace(**{model.pk.key: None})  # not inserted yet, as in Writer.new
+            for action in plain_links(row):
+                related = self.links.settle(action, found[id(action)])
+                if self.auth is not None:
+                    self.auth.relationship(action.rel, new_row, related, action.at)
+                if action.rel.secondary is not None:
+                    pairs.append((i, action, related))
+                    continue
+                target = action.rel.target
+                for local, remote in action.rel.pairs:
+                    key = model.mapper.get_property_by_column(local).key
+                    columns[key] = getattr(related[0], target.mapper.get_property_by_column(remote).key)
+            values.append(columns)
+        ids = self._insert_plain(model, values, kept=True)
+        tables: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+        for i, action, related in pairs:
+            rel, target = action.rel, action.rel.target
+            batch = tables.setdefault(rel.secondary.name, (rel.secondary, []))[1]  # type: ignore[union-attr]
+            for r in related:
+                link_row = {secondary.key: ids[i] for _, secondary in rel.pairs}
+                for column, secondary in rel.secondary_pairs:
+                    link_row[secondary.key] = getattr(r, target.mapper.get_property_by_column(column).key)
+                batch.append(link_row)
+        for table, link_rows in tables.values():
+            self.session.execute(table.insert(), link_rows)  # a LinkTable's: ON CONFLICT DO NOTHING
+        return ids
 
     def new(self, row: RowValues, parent: Parent | None = None) -> Any:
         """A row of row.model, attached to `parent` if given."""
@@ -200,7 +277,7 @@ class Writer:
         Same checks, errors and order as row by row: the update's own 404 before a link's,
         the budget spent per row in action order, the relationship guard per row."""
         links = [a for a in values.actions if isinstance(a, Link)]
-        found = self.links.lookup_grouped(links)
+        found = self.links.lookup_grouped(links, keys_only=True)
         keys: dict[str, Any] = {}
         for action in links:
             rows = found[id(action)]
@@ -235,7 +312,7 @@ class Writer:
                 if self.auth is not None:
                     self.auth.relationship(step.rel, parent, related, step.at)
         for target, rows in children.values():
-            self.session.execute(insert(target.cls), rows)
+            self.session.execute(insert(target.table), rows)  # Core: no ORM bulk persistence
         self.session.expire_all()
         return ids
 

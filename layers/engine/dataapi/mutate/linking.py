@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from dataapi.errors import NotFound
 from dataapi.mutate.bounds import Budget
 from dataapi.mutate.interfaces import WriteAuthorizer
+from dataapi.mutate.lookups import shaped_parts
 from dataapi.mutate.matching import matching_ids, where
 from dataapi.mutate.serial import lock_link
 from dataapi.mutate.values import Link, RowValues, Unlink
@@ -60,17 +61,30 @@ class Linker:
             ahead.extend(a for a in plain if id(a) not in self._linked and id(a) not in self._prefetched)
         self._prefetched.update(self.lookup_grouped(ahead))
 
-    def lookup_grouped(self, actions: list[Link]) -> dict[int, list[Any]]:
-        """The rows each link action matches, by id(action): one statement per target model."""
+    def lookup_grouped(self, actions: list[Link], *, keys_only: bool = False) -> dict[int, list[Any]]:
+        """The rows each link action matches, by id(action): one statement per target model.
+        `keys_only`: rows of the target's primary and link keys only (`link_keys`), not loaded
+        objects, for writes that set keys set-based and attach nothing through the ORM."""
         by_target: dict[str, list[Link]] = {}
         for action in actions:
             by_target.setdefault(action.rel.target.name, []).append(action)
         found: dict[int, list[Any]] = {}
         for group in by_target.values():
-            found.update(self._lookup(group))
+            found.update(self._lookup(group, keys_only=keys_only))
         return found
 
-    def _lookup(self, actions: list[Link]) -> dict[int, list[Any]]:
+    def settle(self, action: Link, rows: list[Any]) -> list[Any]:
+        """A plain link's rows as looked up, refused and spent where `link` refuses and spends
+        them: over the budget, then nothing matched (404 at the link), then the rows spent."""
+        if id(action) in self._over:
+            self.budget.spend(self._over[id(action)], action.at)  # raises: more than was left
+        if not rows:
+            raise no_match(action)
+        self.budget.spend(len(rows), action.at)
+        self._linked[id(action)] = rows
+        return rows
+
+    def _lookup(self, actions: list[Link], *, keys_only: bool = False) -> dict[int, list[Any]]:
         """The rows each link action matches (same target model), in one statement.
 
         An `all_link` to-many finds at most one more id than the budget has left, counted in the
@@ -78,11 +92,17 @@ class Linker:
         action is marked `Over`, whose count the link spends, refusing where it always did."""
         target = actions[0].rel.target
         left = max(self.budget.limit - self.budget.used, 0)
-        parts = []
-        for k, action in enumerate(actions):
-            # A to-one holds one row: only the first match is linked (and gets also_do).
-            first = action.first or not action.rel.uselist
-            ids = matching_ids(target, self._readable(target, action), first=first)
+        keys = link_keys(actions) if keys_only else []
+        if len(keys) == 1 and len(actions) == 1 and (actions[0].first or not actions[0].rel.uselist):
+            # One to-one (or first) link whose key is the primary key: the lookup is its first id.
+            ids = matching_ids(target, self._readable(target, actions[0]), first=True)
+            return {id(actions[0]): list(self.session.execute(ids.with_only_columns(keys[0])))}
+        # A to-one holds one row: only the first match is linked (and gets also_do).
+        asked = [(self._readable(target, a), a.first or not a.rel.uselist) for a in actions]
+        parts, alone = shaped_parts(target, asked, left)  # actions of one filter shape: one part
+        for k in alone:
+            filters, first = asked[k]
+            ids = matching_ids(target, filters, first=first)
             if first:
                 found = ids.subquery()
                 parts.append(select(literal(k).label("k"), found.c[0].label("id"), literal(0).label("n")))
@@ -92,18 +112,20 @@ class Linker:
                 parts.append(select(literal(k).label("k"), found.c[0].label("id"), n))
         matched = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
         mapped_pk = getattr(target.cls, target.pk.key)
-        query = (
-            select(matched.c.k, matched.c.n, target.cls)
-            .outerjoin(target.cls, and_(mapped_pk == matched.c.id, matched.c.n <= left))
-            .order_by(matched.c.k, matched.c.id.desc())
-        )
+        on = and_(mapped_pk == matched.c.id, matched.c.n <= left)
+        if keys_only:
+            query = select(matched.c.k, matched.c.n, *keys).outerjoin(target.table, on)
+        else:
+            query = select(matched.c.k, matched.c.n, target.cls).outerjoin(target.cls, on)
+        query = query.order_by(matched.c.k, matched.c.id.desc())
         found_rows: dict[int, list[Any]] = {id(a): [] for a in actions}
-        for k, n, row in self.session.execute(query):
+        for got in self.session.execute(query):
+            k, n = got[0], got[1]
             key = id(actions[k])
             if n > left:
                 self._over[key] = n
             else:
-                found_rows[key].append(row)
+                found_rows[key].append(got if keys_only else got[2])
         return found_rows
 
     def related(self, obj: Any, rel: RelationshipInfo, at: str) -> list[Any]:
@@ -231,6 +253,20 @@ class Linker:
         rows = list(self.session.scalars(query))
         set_committed_value(obj, rel.key, rows)
         return rows
+
+
+def link_keys(actions: list[Link]) -> list[Any]:
+    """The columns of the links' target a link reads from a row it found: the primary key and the
+    columns the links join on, each labelled with its attribute name (so that a found row answers
+    `getattr(row, key)` as a loaded object does)."""
+    target = actions[0].rel.target
+    wanted = [target.table.c[target.pk.key]]
+    for action in actions:
+        rel = action.rel
+        joined = [r for _, r in rel.pairs] if rel.secondary is None else [t for t, _ in rel.secondary_pairs]
+        wanted.extend(c for c in joined if c.table is target.table)
+    unique = list({id(c): c for c in wanted}.values())
+    return [c.label(target.mapper.get_property_by_column(c).key) for c in unique]
 
 
 def plain_links(row: RowValues) -> list[Link]:
