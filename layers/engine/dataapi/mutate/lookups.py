@@ -17,7 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ARRAY, Enum, Integer, String, bindparam, column, func, literal, select, true, values
+from sqlalchemy import (
+    ARRAY,
+    Enum,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    literal,
+    select,
+    true,
+    values,
+)
 
 from dataapi.mutate.matching import matching_ids
 from dataapi.query.validate import BoolOp, Filter
@@ -140,7 +153,7 @@ def shaped_part(
 
 def shaped_parts(
     target: ModelInfo, asked: list[tuple[BoolOp | None, bool]], left: int
-) -> tuple[list[Any], list[int]]:
+) -> tuple[list[Select[Any]], list[int]]:
     """The parts of the lookup statement for the actions (readable filters, first) that share
     their shape with another, and the numbers of the others, in order (each its own subquery)."""
     groups: dict[tuple[Any, ...], list[int]] = {}
