@@ -160,3 +160,74 @@ def test_the_layer_does_not_ship_the_snapstart_runtime_module() -> None:
     managed runtime provides it, and a copy in the layer would shadow the runtime's."""
     shipped = (ROOT / "layers" / "engine" / "requirements.txt").read_text().lower()
     assert "snapshot" not in shipped
+
+
+TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+template = yaml_parse(open(sys.argv[1]).read())
+for resource in template["Resources"].values():  # SAM wants uploaded code to translate
+    if resource["Type"] == "AWS::Serverless::Function":
+        resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+    if resource["Type"] == "AWS::Serverless::LayerVersion":
+        resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+print(json.dumps(transform(template, {}, NoManagedPolicies())["Resources"]))
+"""
+
+
+def test_sam_points_the_routes_and_the_schedule_at_the_published_alias() -> None:
+    """GIVEN the template WHEN SAM translates it (the SAM CLI's translator, in .sam-venv)
+    THEN every API route's integration and invoke permission, the scheduled run's target and its
+    failure destination name the `live` alias of its function (the version with a snapshot), never
+    the function itself ($LATEST, which SnapStart does not apply to)."""
+    sam_python = ROOT / ".sam-venv" / "bin" / "python"
+    if not sam_python.exists():
+        pytest.skip("no .sam-venv (make setup installs the SAM CLI)")
+    done = subprocess.run(
+        [str(sam_python), "-c", TRANSLATE, str(TEMPLATE)],
+        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "eu-north-1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    resources = json.loads(done.stdout)
+    aliases = {f"{name}Aliaslive" for name in snapstart_functions()}
+    assert aliases <= set(resources)
+    for name in aliases:
+        assert resources[name]["Properties"]["Name"] == "live"
+    paths = resources["Api"]["Properties"]["Body"]["paths"]
+    uris = [
+        op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for ops in paths.values()
+        for op in ops.values()
+        if isinstance(op, dict)
+        and "x-amazon-apigateway-integration" in op
+        and op["x-amazon-apigateway-integration"].get("type") == "aws_proxy"
+    ]
+    assert len(uris) == 9
+    assert all(any(f"${{{alias}}}/invocations" in uri for alias in aliases) for uri in uris), uris
+    permissions = [
+        r["Properties"]["FunctionName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["Principal"] != "cognito-idp.amazonaws.com"
+    ]
+    assert permissions and all(p.get("Ref") in aliases for p in permissions), permissions
+    targets = [
+        t["Arn"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        for t in r["Properties"]["Targets"]
+    ]
+    assert targets and all(t == {"Ref": "UpdateItemsFunctionAliaslive"} for t in targets), targets
+    invoke_configs = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    ]
+    assert [c["Qualifier"] for c in invoke_configs] == ["live"]

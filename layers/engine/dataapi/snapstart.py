@@ -4,7 +4,7 @@ published version, and what must not outlive the snapshot, dropped at each resto
 With SnapStart, Lambda runs a version's init phase once, snapshots the memory and starts new
 containers from that snapshot. `prime`, run before the snapshot, does everything the first request
 of a container pays for that needs no database: the imports of every route (the write engine
-too), SQLAlchemy's mapper configuration, the policy's check and its grants per role, the engine
+too), the logger's correlation-id path parsed, SQLAlchemy's mapper configuration, the policy's check and its grants per role, the engine
 (no connection: it connects at the first request) and the statements of the front end's common
 reads, built and compiled as those reads reuse them (dataapi.query.shapes). It opens no
 connection and no socket: nothing that is reached during init may be in the snapshot.
@@ -21,6 +21,7 @@ nothing, and the handlers work as without SnapStart.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import random
@@ -83,9 +84,12 @@ def register() -> None:
 
 def prime() -> None:
     """Everything the first request pays for that needs no connection (see the module's doc)."""
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.jmespath_utils import query
     from sqlalchemy.orm import configure_mappers
 
     from dataapi import reads
+    from dataapi.db import wire
     from dataapi.db.engine import get_engine
     from dataapi.errors import PolicyRefusal
     from dataapi.identity.authorize import Authorizer
@@ -96,10 +100,13 @@ def prime() -> None:
 
     for name in WRITE_MODULES:
         importlib.import_module(name)
+    query({}, correlation_paths.API_GATEWAY_REST)  # the logger's path, parsed once per process at first use
     configure_mappers()
     registry, policy, settings = default_registry(), default_policy(), get_settings()
     policy.check(registry)
     dialect = get_engine().dialect  # creating the engine connects nothing
+    if not settings.db_host and not settings.db_secret_arn:  # a DATABASE_URL: no TLS context of its own
+        wire.prefer_tls_context()
     now = datetime.now(UTC)
     callers = [Caller(None, "snapstart", roles=({"id": 0, "role": role},)) for role in sorted(policy.roles())]
     for raw in COMMON_READS:
@@ -112,6 +119,9 @@ def prime() -> None:
             except PolicyRefusal:
                 continue  # this role may not make this read: it is refused before any SQL
             reads.compile_read(valid, filters, dialect)
+    # What init made lives as long as the container: no garbage collection walks it again (in a
+    # restored container, a walk would touch every page of the snapshot).
+    gc.freeze()
 
 
 def after_restore() -> None:

@@ -26,7 +26,8 @@ pg8000's DB-API connection with three methods overridden, nothing else:
 socket reads, pings a pooled connection only when it sat idle for a while or the server wrote to it
 while idle (it then ended it: a dead connection is replaced before the request uses it), resets
 `begin_sql` to a plain BEGIN at each checkout, and has SQLAlchemy send executemany INSERTs as
-multi-row INSERTs.
+multi-row INSERTs. A connection given no `ssl_context` (a DATABASE_URL) negotiates TLS as pg8000
+would, with a context built once per process instead of once per connection.
 
 This is the one module of the layer that borrows pg8000's internals (the version is pinned in
 pyproject.toml; tests/unit/test_borrowed.py names each borrowing and fails naming the pg8000
@@ -47,6 +48,8 @@ upgrade that broke it):
 from __future__ import annotations
 
 import select
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -240,6 +243,41 @@ class Connection(dbapi.Connection):
             self.execute_simple("rollback")
 
 
+@lru_cache(maxsize=1)
+def prefer_tls_context() -> ssl.SSLContext:
+    """The TLS context pg8000 builds for a connection given no `ssl_context`: TLS when the server
+    offers it, unverified. pg8000 builds it anew for every connection (loading the system's CA
+    certificates, about 20 ms); built once here (before a SnapStart snapshot, dataapi.snapstart)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _prefer_tls_socket(cparams: dict[str, Any]) -> socket.socket:
+    """The socket pg8000 would open for `cparams` without an `ssl_context` (a TCP connection that
+    asks for TLS and uses it if the server agrees), with the context built once."""
+    host, port = cparams.get("host", "localhost"), cparams.get("port", 5432)
+    timeout, source = cparams.get("timeout"), cparams.get("source_address")
+    try:
+        sock = socket.create_connection((host, port), timeout, source)
+    except OSError as e:
+        raise InterfaceError(
+            f"Can't create a connection to host {host} and port {port} "
+            f"(timeout is {timeout} and source_address is {source})."
+        ) from e
+    try:
+        if cparams.get("tcp_keepalive", True):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.sendall(_i32(8) + _i32(80877103))  # SSLRequest
+        if sock.recv(1) == b"S":
+            return prefer_tls_context().wrap_socket(sock, server_hostname=host)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
 def server_wrote(dbapi_connection: Any) -> bool:
     """Whether the server wrote to a connection that sat idle, which it does only to end it: a
     terminated backend's FATAL message (a restart, a failover), or the end of the stream (a proxy's
@@ -267,6 +305,8 @@ def install(engine: Engine, *, socket_timeout_s: float | None = None) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Connection:
+        if cparams.get("ssl_context") is None and not {"sock", "unix_sock"} & cparams.keys():
+            cparams = {**cparams, "sock": _prefer_tls_socket(cparams), "ssl_context": False}
         return Connection(*cargs, **cparams)
 
     if socket_timeout_s is not None:

@@ -1,0 +1,146 @@
+"""SnapStart modelled here: a container restored from a snapshot is a process whose memory was
+prepared before it existed, so a forked child of a primed process stands for it.
+
+A driver process imports the get_items handler (which registers its hooks) and runs the
+before-snapshot hooks as Lambda's runtime does (`snapshot_restore_py`'s registry; no connection
+is opened). Then, each run, it forks: the child runs the after-restore hooks, and its first
+request (a page of 10 with a to-one and a nested to-many path, the caller an Admin) is timed,
+then warm requests of the same page. Each run also starts a fresh process that imports the handler
+and times its first request: a new container without SnapStart, its init (the import) left out.
+All in the same run; the figures are medians.
+
+The first request of either kind still opens the container's connection (the server's start-up
+exchange, SQLAlchemy's first-connect queries) and loads the caller; what priming leaves to it is
+named in the row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import reads
+from bench.harness import api_event, database
+
+ROOT = Path(__file__).resolve().parent.parent
+PER_PAGE = 10
+WARM = 5
+DRIVER = """
+import json, os, sys, time
+sys.path[:0] = {paths!r}
+import app
+import snapshot_restore_py as runtime
+from dataapi.db import wire
+
+EVENT = json.loads({event!r})
+
+class Context:
+    function_name = "bench"
+    function_version = "1"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-north-1:000000000000:function:bench:live"
+    aws_request_id = "6f1d2c3b-4a59-4e8f-9d7c-1b2a3c4d5e6f"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self):
+        return 20_000
+
+def timed():
+    with wire.watched() as sent:
+        start = time.perf_counter()
+        response = app.lambda_handler(EVENT, Context())
+        elapsed = time.perf_counter() - start
+    assert response["statusCode"] == 200, response["body"][:300]
+    return elapsed, len(sent)
+
+def requests():
+    first, statements = timed()
+    warm = [timed()[0] for _ in range({warm})]
+    return {{"first": first, "statements": statements, "warm": warm}}
+
+def report(found):
+    sys.stderr.write("@@" + json.dumps(found) + "\\n")
+
+if {primed}:
+    start = time.perf_counter()
+    for hook, args, kwargs in runtime.get_before_snapshot():
+        hook(*args, **kwargs)
+    primed_s = time.perf_counter() - start
+    for _ in range({runs}):
+        pid = os.fork()
+        if pid == 0:  # a container restored from the snapshot
+            for hook, args, kwargs in runtime.get_after_restore():
+                hook(*args, **kwargs)
+            report({{**requests(), "prime": primed_s}})
+            sys.stdout.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+else:
+    report(requests())
+"""
+
+
+def _results(code: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench probe failed: {done.stderr.decode()[-3000:]}")
+    lines = done.stderr.decode().splitlines()
+    return [json.loads(line[2:]) for line in lines if line.startswith("@@")]
+
+
+def ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def run(runs: int) -> list[tuple[str, str, str]]:
+    with database() as url:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(reads.DATA)
+        engine.dispose()
+        body = {"model_name": "Item", "requested_data": reads.FIELDS, "per_page": PER_PAGE}
+        event = json.dumps(api_event(reads.PATH, body))
+        paths = [str(ROOT / "functions" / "get_items"), str(ROOT / "layers" / "engine")]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "AWS_REGION": "eu-north-1",
+            "POWERTOOLS_SERVICE_NAME": "dataapi",
+            "DATABASE_URL": url,
+        }
+        fmt = {"paths": paths, "event": event, "warm": WARM}
+        children: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = []
+        for _ in range(runs):  # interleaved, so machine noise hits both alike
+            children += _results(DRIVER.format(**fmt, primed=True, runs=1), env)
+            fresh += _results(DRIVER.format(**fmt, primed=False, runs=1), env)
+    child_first = ms([c["first"] for c in children])
+    fresh_first = ms([f["first"] for f in fresh])
+    warm = ms([w for c in children + fresh for w in c["warm"]])
+    prime = ms([c["prime"] for c in children])
+    statements = children[0]["statements"]
+    return [
+        (
+            "SnapStart model: primed, forked child's first request (page 10)",
+            f"{child_first:.1f} ms; a fresh process's first request {fresh_first:.1f} ms; warm {warm:.2f} ms; "
+            f"priming {prime:.0f} ms before the snapshot; first request {statements} statements "
+            "(first-connect queries, caller, page)",
+            f"child {child_first / warm:.2f}x warm (target <= 1.5x); fresh {fresh_first / warm:.2f}x warm; "
+            f"child {child_first / fresh_first:.2f}x fresh",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    for name, cost, speed in run(5):
+        print(f"{name}  {cost}  |  {speed}")
