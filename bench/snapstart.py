@@ -4,8 +4,8 @@ prepared before it existed, so a forked child of a primed process stands for it.
 A driver process imports the get_items handler (which registers its hooks) and runs the
 before-snapshot hooks as Lambda's runtime does (`snapshot_restore_py`'s registry; no connection
 is opened). Then, each run, it forks: the child runs the after-restore hooks, and its first
-request (a page of 10 with a to-one and a nested to-many path, the caller an Admin) is timed,
-then warm requests of the same page. Each run also starts a fresh process that imports the handler
+request is timed, then warm requests of the same page: the front end's item list (its first
+screen, 60 items with their dealer; one of the reads priming compiles), the caller an Admin. Each run also starts a fresh process that imports the handler
 and times its first request: a new container without SnapStart, its init (the import) left out.
 All in the same run; the figures are medians.
 
@@ -26,9 +26,10 @@ from typing import Any
 
 from bench import reads
 from bench.harness import api_event, database
+from dataapi.snapstart import COMMON_READS
 
 ROOT = Path(__file__).resolve().parent.parent
-PER_PAGE = 10
+ITEM_LIST = COMMON_READS[0]
 WARM = 5
 DRIVER = """
 import json, os, sys, time
@@ -108,8 +109,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
         with engine.begin() as conn:
             conn.exec_driver_sql(reads.DATA)
         engine.dispose()
-        body = {"model_name": "Item", "requested_data": reads.FIELDS, "per_page": PER_PAGE}
-        event = json.dumps(api_event(reads.PATH, body))
+        event = json.dumps(api_event(reads.PATH, ITEM_LIST))
         paths = [str(ROOT / "functions" / "get_items"), str(ROOT / "layers" / "engine")]
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -131,7 +131,7 @@ def run(runs: int) -> list[tuple[str, str, str]]:
     statements = children[0]["statements"]
     return [
         (
-            "SnapStart model: primed, forked child's first request (page 10)",
+            "SnapStart model: primed, forked child's first request (item list)",
             f"{child_first:.1f} ms; a fresh process's first request {fresh_first:.1f} ms; warm {warm:.2f} ms; "
             f"priming {prime:.0f} ms before the snapshot; first request {statements} statements "
             "(first-connect queries, caller, page)",

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import random
 import socket
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine.default import CacheStats
 
-from dataapi import snapstart
+from dataapi import reads, snapstart
 from dataapi.db import engine as dbmod
 from dataapi.db import wire
 from dataapi.identity.remembered import CALLERS
 from dataapi.models import Dealer, Item
+from dataapi.registry import default_registry
+from dataapi.settings import get_settings
 from dataapi.telemetry import tracer
+from tests.handler import support
 from tests.handler.get_items_support import invoke, load_event
 from tests.handler.support import Db
 
@@ -69,3 +75,33 @@ def test_after_restore_leaves_no_connection_caller_or_socket_and_the_next_reques
     assert after.body == second.body
     assert any('FROM "User"' in statement for statement in sent)  # the caller loaded, not remembered
     assert engine.pool.checkedin() == 1
+
+
+@pytest.mark.parametrize("name", ["get_items_item_list", "get_items_search_or", "get_items_single_item"])
+def test_what_priming_compiled_is_what_a_connected_engine_compiles(db: Db, name: str) -> None:
+    """GIVEN the process primed before any connection (the dialect had not met the server)
+    WHEN the first request runs the front end's read `name`
+    THEN its caller's statement came from the engine's compiled cache, and the read's primed
+    statement sends exactly the SQL and values that one built from scratch by the connected
+    engine sends."""
+    snapstart.prime()
+    engine = dbmod.get_engine()
+    caller_statements: list[bool] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if 'FROM "User"' in statement:
+            caller_statements.append(context.cache_hit is CacheStats.CACHE_HIT)
+
+    event.listen(engine, "after_cursor_execute", seen)
+    try:
+        reply = invoke(load_event(name))
+    finally:
+        event.remove(engine, "after_cursor_execute", seen)
+    assert reply.status == 200
+    assert caller_statements == [True]
+    valid = reads.plan(support.body(name), default_registry(), get_settings()).valid
+    primed = reads.compile_read(valid, valid.filters, engine.dialect)
+    fresh = reads.compile_read(valid, valid.filters, engine.dialect, reuse=False)
+    assert primed.compiled is not fresh.compiled
+    sent = (str(primed.compiled), primed.compiled.construct_params(primed.params))
+    assert sent == (str(fresh.compiled), fresh.compiled.construct_params(fresh.params))

@@ -79,6 +79,8 @@ SQLALCHEMY_OTHER = [
     Borrowed("Dialect", "is_disconnect", "marking a dropped connection, so the pool discards it"),
     Borrowed("Dialect", "loaded_dbapi", "the driver's error classes"),
     Borrowed("Dialect", "use_insertmanyvalues_wo_returning", "executemany INSERTs as multi-row INSERTs"),
+    Borrowed("Select", "_compile_w_cache", "a statement compiled into the engine's cache before it connects"),
+    Borrowed("Engine", "_compiled_cache", "the engine's cache of compiled statements"),
 ]
 
 
@@ -123,6 +125,8 @@ def _owner(name: str) -> Callable[[], Any]:
         "ExpandedState": lambda: _compiled().construct_expanded_state({}, escape_names=False),
         "DBAPIError": lambda: DBAPIError,
         "Dialect": lambda: dialect,
+        "Select": lambda: select(User.id),
+        "Engine": lambda: create_engine("postgresql+pg8000://"),
     }[name]
 
 
@@ -155,7 +159,9 @@ PRIVATE = {
     "wire.py": {
         item.name for item in PG8000_MODULES + PG8000_CONNECTION + PG8000_CURSOR if item.name[0] == "_"
     },
-    "sqlalchemy_internals.py": {item.name for item in SQLALCHEMY_COMPILED if item.name[0] == "_"},
+    "sqlalchemy_internals.py": {
+        item.name for item in SQLALCHEMY_COMPILED + SQLALCHEMY_OTHER if item.name[0] == "_"
+    },
 }
 
 

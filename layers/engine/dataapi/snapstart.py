@@ -5,8 +5,9 @@ With SnapStart, Lambda runs a version's init phase once, snapshots the memory an
 containers from that snapshot. `prime`, run before the snapshot, does everything the first request
 of a container pays for that needs no database: the imports of every route (the write engine
 too), the logger's correlation-id path parsed, SQLAlchemy's mapper configuration, the policy's check and its grants per role, the engine
-(no connection: it connects at the first request) and the statements of the front end's common
-reads, built and compiled as those reads reuse them (dataapi.query.shapes). It opens no
+(no connection: it connects at the first request), the statement that loads a caller, compiled
+into the engine's cache, and the statements of the front end's common reads, built and compiled
+as those reads reuse them (dataapi.query.shapes). It opens no
 connection and no socket: nothing that is reached during init may be in the snapshot.
 
 `after_restore` runs in every restored container before its first request: it drops whatever
@@ -89,11 +90,11 @@ def prime() -> None:
     from sqlalchemy.orm import configure_mappers
 
     from dataapi import reads
-    from dataapi.db import wire
+    from dataapi.db import sqlalchemy_internals, wire
     from dataapi.db.engine import get_engine
     from dataapi.errors import PolicyRefusal
     from dataapi.identity.authorize import Authorizer
-    from dataapi.identity.caller import Caller
+    from dataapi.identity.caller import Caller, by_subject
     from dataapi.identity.policy import default_policy
     from dataapi.registry import default_registry
     from dataapi.settings import get_settings
@@ -104,7 +105,9 @@ def prime() -> None:
     configure_mappers()
     registry, policy, settings = default_registry(), default_policy(), get_settings()
     policy.check(registry)
-    dialect = get_engine().dialect  # creating the engine connects nothing
+    engine = get_engine()  # creating the engine connects nothing
+    dialect = engine.dialect
+    sqlalchemy_internals.compile_into_cache(engine, by_subject("snapstart"))  # the caller's statement
     if not settings.db_host and not settings.db_secret_arn:  # a DATABASE_URL: no TLS context of its own
         wire.prefer_tls_context()
     now = datetime.now(UTC)

@@ -13,6 +13,10 @@ upgrade that broke it; the version is pinned in pyproject.toml.
   a disconnect marked as one (so the pool discards the connection).
 - `DefaultDialect.use_insertmanyvalues_wo_returning`: an executemany INSERT without RETURNING sent
   as multi-row INSERTs (pg8000's executemany is one statement per parameter set).
+- `Executable._compile_w_cache` with the arguments `Connection._execute_clauseelement` passes it
+  and `Engine._compiled_cache`: a statement compiled into the engine's cache of compiled statements
+  before any connection exists (SnapStart priming, dataapi.snapstart), found there by the first
+  execution of a statement of the same structure.
 - The ORM inserting a many-to-many link row with its link table's `insert()` method
   (dataapi.models.links.LinkTable turns that one into INSERT ... ON CONFLICT DO NOTHING), and
   multi-row INSERTs keeping what a `@compiles` hook wrote after the VALUES.
@@ -69,6 +73,22 @@ def raised_as_sqlalchemy(dialect: Dialect, statement: str | None, args: Any, dba
             connection_invalidated=invalidated,
             dialect=dialect,
         ) from exc
+
+
+def compile_into_cache(engine: Engine, statement: Any) -> None:
+    """Compile `statement` (executed without parameters of its own) into `engine`'s compiled
+    cache, as its first execution would."""
+    from sqlalchemy.sql import compiler
+
+    dialect = engine.dialect
+    statement._compile_w_cache(
+        dialect=dialect,
+        compiled_cache=engine._compiled_cache,
+        column_keys=[],
+        for_executemany=False,
+        schema_translate_map=None,
+        linting=dialect.compiler_linting | compiler.WARN_LINTING,
+    )
 
 
 def send_executemany_inserts_as_multirow(engine: Engine) -> None:

@@ -70,13 +70,18 @@ def load_caller(session: Session, claims: dict[str, str]) -> Caller:
     sub = claims.get("sub")
     if not sub:
         raise Unauthenticated("Authentication required.", detail="NoSubject")
-    row = session.execute(_with_roles(_u.c.cognito_sub == sub)).first() or _adopted(session, sub, claims)
+    row = session.execute(by_subject(sub)).first() or _adopted(session, sub, claims)
     if row is None:
         raise Forbidden("Your account is not known to this application.", detail="UnknownUser")
     user_id, username, user_email, valid_after, roles = row
     caller = Caller(user_id, username, user_email, tuple(roles), tokens_valid_after=valid_after)
     check_token(caller, claims)
     return caller
+
+
+def by_subject(sub: str) -> Any:
+    """The statement that loads a caller by the token's subject, with its roles."""
+    return _with_roles(_u.c.cognito_sub == sub)
 
 
 def _with_roles(match: ColumnElement[bool]) -> Any:
