@@ -27,7 +27,8 @@ socket reads, pings a pooled connection only when it sat idle for a while or the
 while idle (it then ended it: a dead connection is replaced before the request uses it), resets
 `begin_sql` to a plain BEGIN at each checkout, and has SQLAlchemy send executemany INSERTs as
 multi-row INSERTs. A connection given no `ssl_context` (a DATABASE_URL) negotiates TLS as pg8000
-would, with a context built once per process instead of once per connection.
+would, with a context built once per process (when a server first offers TLS) instead of one per
+connection.
 
 This is the one module of the layer that borrows pg8000's internals (the version is pinned in
 pyproject.toml; tests/unit/test_borrowed.py names each borrowing and fails naming the pg8000
@@ -245,10 +246,12 @@ class Connection(dbapi.Connection):
 
 @lru_cache(maxsize=1)
 def prefer_tls_context() -> ssl.SSLContext:
-    """The TLS context pg8000 builds for a connection given no `ssl_context`: TLS when the server
-    offers it, unverified. pg8000 builds it anew for every connection (loading the system's CA
-    certificates, about 20 ms); built once here (before a SnapStart snapshot, dataapi.snapstart)."""
-    context = ssl.create_default_context()
+    """The TLS context of a connection given no `ssl_context`: TLS when the server offers it,
+    unverified, as pg8000's. pg8000 builds one for every connection, before it asks the server,
+    loading the system's CA certificates (about 20 ms) that an unverified context never reads.
+    Built here once per process, without them, when a server first offers TLS (or before a
+    SnapStart snapshot, dataapi.snapstart)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
