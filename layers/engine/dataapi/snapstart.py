@@ -122,8 +122,9 @@ def prime() -> None:
             except PolicyRefusal:
                 continue  # this role may not make this read: it is refused before any SQL
             reads.compile_read(valid, filters, dialect)
-    # What init made lives as long as the container: no garbage collection walks it again (in a
-    # restored container, a walk would touch every page of the snapshot).
+    # What init made and kept lives as long as the container: no garbage collection walks it again
+    # (in a restored container, a walk would touch every page of the snapshot).
+    gc.collect()
     gc.freeze()
 
 
