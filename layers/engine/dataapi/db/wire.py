@@ -25,10 +25,11 @@ pg8000's DB-API connection with three methods overridden, nothing else:
 `install` makes an engine open these connections (SQLAlchemy's `do_connect` event), bounds their
 socket reads, pings a pooled connection only when it sat idle for a while or the server wrote to it
 while idle (it then ended it: a dead connection is replaced before the request uses it), resets
-`begin_sql` to a plain BEGIN at each checkout, and has SQLAlchemy send executemany INSERTs as
-multi-row INSERTs. A connection given no `ssl_context` (a DATABASE_URL) negotiates TLS as pg8000
-would, with a context built once per process (when a server first offers TLS) instead of one per
-connection.
+`begin_sql` to a plain BEGIN at each checkout, has SQLAlchemy send executemany INSERTs as
+multi-row INSERTs, and has the dialect's first-connect questions asked in one query
+(`ask_outside_transaction`; dataapi.db.sqlalchemy_internals.initialize_in_one_trip). A connection
+given no `ssl_context` (a DATABASE_URL) negotiates TLS as pg8000 would, with a context built once
+per process (when a server first offers TLS) instead of one per connection.
 
 This is the one module of the layer that borrows pg8000's internals (the version is pinned in
 pyproject.toml; tests/unit/test_borrowed.py names each borrowing and fails naming the pg8000
@@ -281,6 +282,18 @@ def _prefer_tls_socket(cparams: dict[str, Any]) -> socket.socket:
         raise
 
 
+def ask_outside_transaction(dbapi_connection: Any, sql: str) -> list[Any]:
+    """The one row `sql` answers, sent as a simple query on a connection in no transaction: one
+    round trip, no BEGIN, nothing to roll back after (a new connection's first-connect questions)."""
+    if dbapi_connection._in_transaction:
+        raise RuntimeError("asked outside a transaction on a connection in one")
+    _sent(dbapi_connection, sql)
+    rows = dbapi_connection.execute_simple(sql).rows
+    if not rows or len(rows) != 1:
+        raise RuntimeError(f"one row was expected from {sql!r}")
+    return list(rows[0])
+
+
 def server_wrote(dbapi_connection: Any) -> bool:
     """Whether the server wrote to a connection that sat idle, which it does only to end it: a
     terminated backend's FATAL message (a restart, a failover), or the end of the stream (a proxy's
@@ -305,6 +318,9 @@ def install(engine: Engine, *, socket_timeout_s: float | None = None) -> None:
     # pg8000's executemany is one statement per parameter set; SQLAlchemy's "insertmanyvalues"
     # turns an executemany INSERT (association rows, say) into multi-row INSERTs instead.
     sqlalchemy_internals.send_executemany_inserts_as_multirow(engine)
+    # SQLAlchemy's first connect asks the server four questions, a query each, then rolls back:
+    # asked in one query outside any transaction instead, one round trip.
+    sqlalchemy_internals.initialize_in_one_trip(engine, ask_outside_transaction)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Connection:
