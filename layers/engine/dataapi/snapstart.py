@@ -94,7 +94,7 @@ def prime() -> None:
     from dataapi.db.engine import get_engine
     from dataapi.errors import PolicyRefusal
     from dataapi.identity.authorize import Authorizer
-    from dataapi.identity.caller import Caller, by_subject
+    from dataapi.identity.caller import BY_SUBJECT, Caller
     from dataapi.identity.policy import default_policy
     from dataapi.registry import default_registry
     from dataapi.settings import get_settings
@@ -107,7 +107,7 @@ def prime() -> None:
     policy.check(registry)
     engine = get_engine()  # creating the engine connects nothing
     dialect = engine.dialect
-    sqlalchemy_internals.compile_into_cache(engine, by_subject("snapstart"))  # the caller's statement
+    sqlalchemy_internals.compile_into_cache(engine, BY_SUBJECT, ("sub",))  # the caller's statement
     if not settings.db_host and not settings.db_secret_arn:  # a DATABASE_URL: no TLS context of its own
         wire.prefer_tls_context()
     now = datetime.now(UTC)

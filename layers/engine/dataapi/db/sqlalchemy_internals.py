@@ -83,16 +83,16 @@ def raised_as_sqlalchemy(dialect: Dialect, statement: str | None, args: Any, dba
         ) from exc
 
 
-def compile_into_cache(engine: Engine, statement: Any) -> None:
-    """Compile `statement` (executed without parameters of its own) into `engine`'s compiled
-    cache, as its first execution would."""
+def compile_into_cache(engine: Engine, statement: Any, keys: Sequence[str] = ()) -> None:
+    """Compile `statement` into `engine`'s compiled cache, as its first execution with parameters
+    named `keys` (none: only the values the statement holds) would."""
     from sqlalchemy.sql import compiler
 
     dialect = engine.dialect
     statement._compile_w_cache(
         dialect=dialect,
         compiled_cache=engine._compiled_cache,
-        column_keys=[],
+        column_keys=sorted(keys),
         for_executemany=False,
         schema_translate_map=None,
         linting=dialect.compiler_linting | compiler.WARN_LINTING,
