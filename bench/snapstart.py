@@ -11,7 +11,7 @@ A second child of each run opens its connection before the clock starts: what th
 costs beyond the connection. All in the same run; the figures are medians.
 
 The first request of either kind still opens the container's connection (the server's start-up
-exchange, SQLAlchemy's first-connect queries) and loads the caller; what priming leaves to it is
+exchange, the dialect's first-connect query) and loads the caller; what priming leaves to it is
 named in the row.
 """
 
@@ -144,8 +144,8 @@ def run(runs: int) -> list[tuple[str, str, str]]:
             "SnapStart model: primed, forked child's first request (item list)",
             f"{child_first:.1f} ms ({connected_first:.1f} ms on a connection opened beforehand); "
             f"a fresh process's first request {fresh_first:.1f} ms; warm {warm:.2f} ms; priming "
-            f"{prime:.0f} ms before the snapshot; first request {statements} statements (4 first-connect "
-            f"queries, caller, page), {faults:.0f} page faults (fresh process {fresh_faults:.0f}: the child "
+            f"{prime:.0f} ms before the snapshot; first request {statements} statements (first-connect "
+            f"query, caller, page), {faults:.0f} page faults (fresh process {fresh_faults:.0f}: the child "
             "copies each page of the parent it writes to, as a restore loads the snapshot's pages)",
             f"child {child_first / warm:.2f}x warm (target <= 1.5x), {connected_first / warm:.2f}x on an "
             f"open connection; fresh {fresh_first / warm:.2f}x warm; child {child_first / fresh_first:.2f}x fresh",

@@ -83,7 +83,8 @@ def test_what_priming_compiled_is_what_a_connected_engine_compiles(db: Db, name:
     WHEN the first request runs the front end's read `name`
     THEN its caller's statement came from the engine's compiled cache, and the read's primed
     statement sends exactly the SQL and values that one built from scratch by the connected
-    engine sends."""
+    engine sends; no statement's placeholders were left to convert."""
+    wire._positional.cache_clear()
     snapstart.prime()
     engine = dbmod.get_engine()
     caller_statements: list[bool] = []
@@ -93,12 +94,14 @@ def test_what_priming_compiled_is_what_a_connected_engine_compiles(db: Db, name:
             caller_statements.append(context.cache_hit is CacheStats.CACHE_HIT)
 
     event.listen(engine, "after_cursor_execute", seen)
+    converted = wire._positional.cache_info().misses
     try:
         reply = invoke(load_event(name))
     finally:
         event.remove(engine, "after_cursor_execute", seen)
     assert reply.status == 200
     assert caller_statements == [True]
+    assert wire._positional.cache_info().misses == converted
     valid = reads.plan(support.body(name), default_registry(), get_settings()).valid
     primed = reads.compile_read(valid, valid.filters, engine.dialect)
     fresh = reads.compile_read(valid, valid.filters, engine.dialect, reuse=False)

@@ -7,7 +7,8 @@ of a container pays for that needs no database: the imports of every route (the 
 too), the logger's correlation-id path parsed, SQLAlchemy's mapper configuration, the policy's check and its grants per role, the engine
 (no connection: it connects at the first request), the statement that loads a caller, compiled
 into the engine's cache, and the statements of the front end's common reads, built and compiled
-as those reads reuse them (dataapi.query.shapes). It opens no
+as those reads reuse them (dataapi.query.shapes); the placeholders of all these converted as the
+driver sends them (dataapi.db.wire.convert_ahead). It opens no
 connection and no socket: nothing that is reached during init may be in the snapshot.
 
 `after_restore` runs in every restored container before its first request: it drops whatever
@@ -107,7 +108,8 @@ def prime() -> None:
     policy.check(registry)
     engine = get_engine()  # creating the engine connects nothing
     dialect = engine.dialect
-    sqlalchemy_internals.compile_into_cache(engine, BY_SUBJECT, ("sub",))  # the caller's statement
+    # The caller's statement, and each read's below, compiled and its placeholders converted.
+    wire.convert_ahead(sqlalchemy_internals.compile_into_cache(engine, BY_SUBJECT, ("sub",)))
     if not settings.db_host and not settings.db_secret_arn:  # a DATABASE_URL: no TLS context of its own
         wire.prefer_tls_context()
     now = datetime.now(UTC)
@@ -121,7 +123,11 @@ def prime() -> None:
                 )
             except PolicyRefusal:
                 continue  # this role may not make this read: it is refused before any SQL
-            reads.compile_read(valid, filters, dialect)
+            prepared = reads.compile_read(valid, filters, dialect)
+            wire.convert_ahead(sqlalchemy_internals.bind(prepared.compiled, prepared.params).statement)
+            if prepared.count_compiled is not None:
+                count = sqlalchemy_internals.bind(prepared.count_compiled, prepared.count_params)
+                wire.convert_ahead(count.statement)
     # What init made and kept lives as long as the container: no garbage collection walks it again
     # (in a restored container, a walk would touch every page of the snapshot).
     gc.collect()

@@ -83,20 +83,21 @@ def raised_as_sqlalchemy(dialect: Dialect, statement: str | None, args: Any, dba
         ) from exc
 
 
-def compile_into_cache(engine: Engine, statement: Any, keys: Sequence[str] = ()) -> None:
+def compile_into_cache(engine: Engine, statement: Any, keys: Sequence[str] = ()) -> str:
     """Compile `statement` into `engine`'s compiled cache, as its first execution with parameters
-    named `keys` (none: only the values the statement holds) would."""
+    named `keys` (none: only the values the statement holds) would; the SQL it sends."""
     from sqlalchemy.sql import compiler
 
     dialect = engine.dialect
-    statement._compile_w_cache(
+    compiled = statement._compile_w_cache(
         dialect=dialect,
         compiled_cache=engine._compiled_cache,
         column_keys=sorted(keys),
         for_executemany=False,
         schema_translate_map=None,
         linting=dialect.compiler_linting | compiler.WARN_LINTING,
-    )
+    )[0]
+    return str(compiled.string)
 
 
 def send_executemany_inserts_as_multirow(engine: Engine) -> None:

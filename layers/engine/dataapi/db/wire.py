@@ -119,6 +119,12 @@ def _positional(style: str, statement: str) -> str:
     return dbapi.convert_paramstyle(style, statement, ())[0]
 
 
+def convert_ahead(statement: str) -> None:
+    """Convert `statement`'s placeholders now, so its first execution finds them converted
+    (SnapStart priming, dataapi.snapstart: a scan of every character, about 0.3 ms a read)."""
+    _positional(dbapi.paramstyle, statement)
+
+
 class Cursor(dbapi.Cursor):
     _input_oids: Any
     input_types: list[Any]
