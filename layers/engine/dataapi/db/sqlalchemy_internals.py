@@ -2,7 +2,7 @@
 
 Reads send their compiled statement on the DB-API cursor themselves (dataapi.db.engine.
 ReadConnection), which must bind values and raise errors exactly as SQLAlchemy's execution would.
-Each borrowing below is named in tests/unit/test_borrowed.py, which fails naming the SQLAlchemy
+Each borrowing below is named in tests/integration/test_borrowed.py, which fails naming the SQLAlchemy
 upgrade that broke it; the version is pinned in pyproject.toml.
 
 - `SQLCompiler._bind_processors` (private): the compiled statement's per-parameter bind

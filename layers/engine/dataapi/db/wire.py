@@ -32,7 +32,7 @@ given no `ssl_context` (a DATABASE_URL) negotiates TLS as pg8000 would, with a c
 per process (when a server first offers TLS) instead of one per connection.
 
 This is the one module of the layer that borrows pg8000's internals (the version is pinned in
-pyproject.toml; tests/unit/test_borrowed.py names each borrowing and fails naming the pg8000
+pyproject.toml; tests/integration/test_borrowed.py names each borrowing and fails naming the pg8000
 upgrade that broke it):
 
 - `pg8000.core`: `_flush` and `_write` (write to and flush the socket's buffer), the message codes
