@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import built, idempotency, imports, reads, trips, writes
+from bench import built, idempotency, imports, reads, snapstart, trips, writes
 from bench.harness import database
 
 
@@ -36,6 +36,7 @@ def main() -> None:
         rows = imports.run(max(5, args.runs // 3))
         if not args.no_build:
             rows += built.run(max(5, args.runs // 3))
+        rows += snapstart.run(max(5, args.runs // 3))
         with database() as url:
             rows += reads.run(args.runs)
             rows += trips.run(args.runs, url)

@@ -3,11 +3,13 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dataapi import snapstart
 from dataapi.http import claims, create_app, json_body, optional_json_body, respond
 from dataapi.ops import session
 from dataapi.telemetry import logger, metrics, tracer
 
 app = create_app()
+snapstart.register()  # SnapStart: priming before the snapshot, clean-up after a restore
 
 
 @app.post("/api/login")

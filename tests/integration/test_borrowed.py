@@ -19,12 +19,13 @@ import pg8000
 import pytest
 import sqlalchemy
 from pg8000 import converters, core, dbapi
-from sqlalchemy import Dialect, create_engine, select, text
+from sqlalchemy import Dialect, create_engine, event, select, text
 from sqlalchemy.dialects.postgresql import pg8000 as sa_pg8000
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from dataapi.db import sqlalchemy_internals as sa_internals
 from dataapi.db import wire
 from dataapi.models import Role, User
 from devtools.pgcluster import Cluster
@@ -80,6 +81,13 @@ SQLALCHEMY_OTHER = [
     Borrowed("Dialect", "is_disconnect", "marking a dropped connection, so the pool discards it"),
     Borrowed("Dialect", "loaded_dbapi", "the driver's error classes"),
     Borrowed("Dialect", "use_insertmanyvalues_wo_returning", "executemany INSERTs as multi-row INSERTs"),
+    Borrowed("Select", "_compile_w_cache", "a statement compiled into the engine's cache before it connects"),
+    Borrowed("Engine", "_compiled_cache", "the engine's cache of compiled statements"),
+    Borrowed("PGDialect", "initialize", "the first connect's questions, asked in one query"),
+    Borrowed("PGDialect", "_get_server_version_info", "the server's version, from that one query"),
+    Borrowed("PGDialect", "_get_default_schema_name", "the default schema, from that one query"),
+    Borrowed("PGDialect", "get_default_isolation_level", "the isolation level, from that one query"),
+    Borrowed("PGDialect", "_set_backslash_escapes", "standard_conforming_strings, from that one query"),
 ]
 
 
@@ -124,6 +132,9 @@ def _owner(name: str) -> Callable[[], Any]:
         "ExpandedState": lambda: _compiled().construct_expanded_state({}, escape_names=False),
         "DBAPIError": lambda: DBAPIError,
         "Dialect": lambda: dialect,
+        "Select": lambda: select(User.id),
+        "Engine": lambda: create_engine("postgresql+pg8000://"),
+        "PGDialect": lambda: sa_pg8000.PGDialect_pg8000,
     }[name]
 
 
@@ -156,7 +167,9 @@ PRIVATE = {
     "wire.py": {
         item.name for item in PG8000_MODULES + PG8000_CONNECTION + PG8000_CURSOR if item.name[0] == "_"
     },
-    "sqlalchemy_internals.py": {item.name for item in SQLALCHEMY_COMPILED if item.name[0] == "_"},
+    "sqlalchemy_internals.py": {
+        item.name for item in SQLALCHEMY_COMPILED + SQLALCHEMY_OTHER if item.name[0] == "_"
+    },
 }
 
 
@@ -200,5 +213,64 @@ def test_the_engine_turns_off_nagle_on_its_tcp_sockets(pg: Cluster) -> None:
             sock = conn.connection.dbapi_connection._usock  # type: ignore[union-attr]
             assert sock.family in (socket.AF_INET, socket.AF_INET6), "the test cluster listens on TCP"
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        engine.dispose()
+
+
+def _initialized(url: str, *, ours: bool) -> tuple[dict[str, Any], set[str]]:
+    """A dialect's attributes after its engine's first connect, and the ones that connect set."""
+    engine = create_engine(url)
+    if ours:
+        wire.install(engine)
+    seen: dict[str, dict[str, Any]] = {}
+    # Around the first connect's initialize (itself a "connect" listener, registered with the engine).
+    event.listen(
+        engine, "connect", lambda *_: seen.setdefault("before", dict(vars(engine.dialect))), insert=True
+    )
+    event.listen(engine, "connect", lambda *_: seen.setdefault("after", dict(vars(engine.dialect))))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    before, after = seen["before"], seen["after"]
+    changed = {k for k, v in after.items() if k not in before or (before[k] is not v and before[k] != v)}
+    changed.discard("_type_memos")  # a cache of result types, filled by whatever statements ran
+    return after, changed
+
+
+def test_the_first_connect_in_one_trip_leaves_the_dialect_as_sqlalchemy_s_own(pg: Cluster) -> None:
+    """GIVEN a stock pg8000 engine and one with wire.install (the first connect's questions asked in
+    one query) on the same PostgreSQL
+    WHEN each connects for the first time
+    THEN initialize set the same attributes to the same values on both dialects."""
+    stock, stock_set = _initialized(pg.url("postgres"), ours=False)
+    ours, ours_set = _initialized(pg.url("postgres"), ours=True)
+    assert {
+        "server_version_info",
+        "default_schema_name",
+        "default_isolation_level",
+        "_backslash_escapes",
+    } <= stock_set
+    assert ours_set == stock_set, f"SQLAlchemy {sqlalchemy.__version__}: {sorted(ours_set ^ stock_set)}"
+    differing = {k: (stock[k], ours[k]) for k in stock_set if stock[k] != ours[k]}
+    assert not differing, (
+        f"SQLAlchemy {sqlalchemy.__version__}'s initialize sets these otherwise: {differing}"
+    )
+
+
+def test_the_first_connect_asks_one_query_outside_any_transaction(pg: Cluster) -> None:
+    """GIVEN an engine with wire.install
+    WHEN it connects for the first time
+    THEN the dialect sends one statement (no BEGIN, no ROLLBACK) and the connection is left in no
+    transaction."""
+    engine = create_engine(pg.url("postgres"))
+    wire.install(engine)
+    try:
+        with wire.watched() as sent:
+            raw = engine.raw_connection()
+        assert sent == [sa_internals.FIRST_CONNECT]
+        assert raw.dbapi_connection._in_transaction is False  # type: ignore[union-attr]
+        raw.close()
     finally:
         engine.dispose()

@@ -104,6 +104,30 @@ def test_a_caller_not_remembered_or_changed_costs_one_more_trip(trips: Trips) ->
     assert trips.count - start == 3
 
 
+def test_a_new_connection_s_first_request_asks_its_first_connect_questions_in_one_trip(
+    trips: Trips,
+) -> None:
+    """GIVEN a new container: no connection yet, the caller not remembered
+    WHEN its first get_items runs
+    THEN after the server's start-up exchange it costs 3 trips: the dialect's first-connect
+    questions (server version, default schema, standard_conforming_strings, isolation level) in
+    one query outside any transaction, the caller, the page (SQLAlchemy's own first connect asks
+    them in four queries and rolls back: 5 trips)."""
+    from_start = Trips()
+
+    def wrap_first(dbapi_connection: Any, _record: Any) -> None:  # before the first connect's questions
+        dbapi_connection._sock = _Counting(dbapi_connection._sock, from_start)
+
+    event.listen(dbmod.get_engine(), "connect", wrap_first, insert=True)
+    CALLERS.forget(CLAIMS)
+    with wire.watched() as sent:
+        rows = read(1)
+
+    assert len(rows) == 1
+    assert from_start.count == 3, sent
+    assert len(sent) == 3 and "current_schema()" in sent[0]
+
+
 def test_the_statements_metric_counts_what_each_request_sent(trips: Trips) -> None:
     """Reads send their statement on the DB-API cursor, where SQLAlchemy's events do not see it:
     the Statements metric is counted at the driver, one value per transaction."""

@@ -94,6 +94,12 @@ class Tracer:
             doc["end_time"] = time.time()
             self._send(doc)
 
+    def forget_socket(self) -> None:
+        """Close the socket to the daemon; the next subsegment opens another (after a SnapStart restore)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
     def _send(self, doc: dict[str, Any]) -> None:
         host, _, port = os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000").rpartition(":")
         try:

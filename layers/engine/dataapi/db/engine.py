@@ -182,6 +182,17 @@ def _secret(arn: str, region: str) -> dict[str, Any]:
     )
 
 
+def forget_connections() -> None:
+    """Drop the pool's connections without a word to the server, and the AWS clients made for
+    connecting (credentials and sockets of their own), keeping the engine: a SnapStart restore
+    (dataapi.snapstart), where any socket in the snapshot is another container's or dead. The
+    engine's dialect stays, and with it the statements compiled for it."""
+    if _engine is not None:
+        _engine.dispose(close=False)
+    _rds.cache_clear()
+    _secret.cache_clear()
+
+
 def dispose_engine() -> None:
     global _engine
     if _engine is not None:

@@ -57,5 +57,12 @@ class Callers:
     def forget(self, claims: dict[str, str]) -> None:
         self._known.pop(self.key(claims))
 
+    def clear(self) -> None:
+        """Forget every caller (a container restored from a SnapStart snapshot starts with none)."""
+        self._known.clear()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
 
 CALLERS = Callers()
