@@ -108,3 +108,7 @@ def test_what_priming_compiled_is_what_a_connected_engine_compiles(db: Db, name:
     assert primed.compiled is not fresh.compiled
     sent = (str(primed.compiled), primed.compiled.construct_params(primed.params))
     assert sent == (str(fresh.compiled), fresh.compiled.construct_params(fresh.params))
+    # The page as sent (as one row from reads.ONE_ROW_FROM) is the primed one too.
+    assert (primed.one_row is None) == (fresh.one_row is None)
+    sent = (str(primed.page), primed.page.construct_params(primed.params))
+    assert sent == (str(fresh.page), fresh.page.construct_params(fresh.params))

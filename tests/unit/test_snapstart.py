@@ -220,13 +220,21 @@ def test_sam_points_the_routes_and_the_schedule_at_the_published_alias() -> None
         and r["Properties"]["Principal"] != "cognito-idp.amazonaws.com"
     ]
     assert permissions and all(p.get("Ref") in aliases for p in permissions), permissions
-    targets = [
-        t["Arn"]
-        for r in resources.values()
-        if r["Type"] == "AWS::Events::Rule"
-        for t in r["Properties"]["Targets"]
-    ]
+    # The schedules are EventBridge Scheduler schedules: a target each, invoked through a role of its own.
+    schedules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    targets = [s["Target"]["Arn"] for s in schedules]
     assert targets and all(t == {"Ref": "UpdateItemsFunctionAliaslive"} for t in targets), targets
+    assert not [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    invoked = [
+        statement["Resource"]
+        for s in schedules
+        for policy in resources[s["Target"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Action"] == "lambda:InvokeFunction"
+    ]
+    assert len(invoked) == len(schedules) and all(
+        r == {"Ref": "UpdateItemsFunctionAliaslive"} for r in invoked
+    )
     invoke_configs = [
         r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
     ]

@@ -131,7 +131,7 @@ def prime() -> None:
             except PolicyRefusal:
                 continue  # this role may not make this read: it is refused before any SQL
             prepared = reads.compile_read(valid, filters, dialect)
-            wire.convert_ahead(sqlalchemy_internals.bind(prepared.compiled, prepared.params).statement)
+            wire.convert_ahead(sqlalchemy_internals.bind(prepared.page, prepared.params).statement)
             if prepared.count_compiled is not None:
                 count = sqlalchemy_internals.bind(prepared.count_compiled, prepared.count_params)
                 wire.convert_ahead(count.statement)
