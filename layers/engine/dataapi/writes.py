@@ -132,15 +132,7 @@ class UpdatePlan:
         bodies = []
         for m, filters in zip(self.members, allowed, strict=True):
             at = m.base + "/query_filters"
-            if m.if_match is not None:
-                filters = expect_version(
-                    session,
-                    m.model,
-                    filters,
-                    m.if_match,
-                    at=m.base + "/if_match",
-                    current=partial(_current, session, m.model, m.fields, settings=self.settings),
-                )
+            filters = _pinned(session, m.model, filters, m.if_match, m.base, m.fields, self.settings)
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 ids = writer.update(m.model, m.values, filters, first=m.first, at=at)
             bodies.append(read_back(session, m.model, m.fields, ids, self.settings) if m.fields else [])
@@ -168,15 +160,7 @@ class DeletePlan:
                 auth.check_not_own_account(m.model, filters, m.at + "/query_filters", writer.any_match)
         for m, filters in zip(self.members, allowed, strict=True):
             at = m.at + "/query_filters"
-            if m.if_match is not None:
-                filters = expect_version(
-                    session,
-                    m.model,
-                    filters,
-                    m.if_match,
-                    at=m.base + "/if_match",
-                    current=partial(_current, session, m.model, None, settings=self.settings),
-                )
+            filters = _pinned(session, m.model, filters, m.if_match, m.base, None, self.settings)
             with _explained(auth, writer, m.model, m.filters, filters, at):
                 writer.delete(m.model, filters, first=m.first, also_do=m.also_do, at=at)
         references = [m.reference for m in self.members]
@@ -277,6 +261,22 @@ def _if_match(if_match: IfMatch | None, *, first: bool, at: str, needs: str) -> 
             f"'if_match' names one row's version: it needs \"{needs}\".", at=at, detail="field=if_match"
         )
     return if_match.row_version
+
+
+def _pinned(
+    session: Session,
+    model: ModelInfo,
+    filters: BoolOp | None,
+    if_match: int | None,
+    base: str,
+    fields: Fields | None,
+    settings: Settings,
+) -> BoolOp | None:
+    """A member's filters, pinned to its locked row when it sent `if_match` (mutate.versions)."""
+    if if_match is None:
+        return filters
+    current = partial(_current, session, model, fields, settings=settings)
+    return expect_version(session, model, filters, if_match, at=base + "/if_match", current=current)
 
 
 def _current(

@@ -77,10 +77,8 @@ def run(event: Any) -> dict[str, Any]:
         return result
 
     result = run_in_transaction(as_scheduler)
-    summary: dict[str, Any] = {"status": result.status, "message": result.message, "rows": result.rows}
-    if result.replayed:
-        summary = {**json.loads(result.body), "replayed": True}
-    else:
+    summary = {**json.loads(result.body), "replayed": True} if result.replayed else _summary(result)
+    if not result.replayed:
         count("ScheduledRowsUpdated", result.rows)
     if run_id is not None:
         summary["run_id"] = run_id
@@ -99,10 +97,13 @@ def _run_id(event: Any) -> tuple[str | None, Any]:
     return check_key(run_id, name=RUN_ID, at="/" + RUN_ID), request
 
 
+def _summary(result: Result) -> dict[str, Any]:
+    return {"status": result.status, "message": result.message, "rows": result.rows}
+
+
 def _stored(result: Result) -> Result:
     """What a run id stores: the run's summary as the body (a replay answers it)."""
-    summary = {"status": result.status, "message": result.message, "rows": result.rows}
-    return Result(result.status, result.message, json.dumps(summary))
+    return Result(result.status, result.message, json.dumps(_summary(result)))
 
 
 def housekeeping(event: dict[str, Any]) -> dict[str, Any]:
